@@ -1,0 +1,44 @@
+# Portico: `make run` starts everything on this machine; `make test` passes the tests.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+export PORTICO_VENV := $(abspath $(VENV))
+
+.PHONY: install up down run logs status test test-unit test-integration clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+up: install
+	@bash deploy/local/up.sh
+
+down:
+	@bash deploy/local/down.sh
+
+run: up
+	@trap 'bash deploy/local/down.sh' INT TERM EXIT; tail -n 0 -F .run/logs/link-issuer.log .run/logs/portal-session.log .run/logs/connection-config.log .run/logs/audit.log
+
+logs:
+	@tail -n 50 -F .run/logs/*.log
+
+status:
+	@for s in kafka postgres redis services nginx; do bash deploy/local/$$s.sh status; done || true
+
+test: install
+	$(PY) -m pytest -q
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit
+
+test-integration: install
+	$(PY) -m pytest -q tests/integration
+
+clean: down
+	rm -rf .run

@@ -1,0 +1,6 @@
+-- One database per service that keeps state in Postgres, all owned by the portico role.
+-- The postgres image runs this once, on an empty data directory; it is also safe to run again by hand.
+SELECT format('CREATE DATABASE %I OWNER portico', wanted.name)
+FROM unnest(ARRAY['portico_link_issuer', 'portico_connection_config', 'portico_audit']) AS wanted(name)
+WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = wanted.name)
+\gexec

@@ -1,0 +1,54 @@
+# Shared paths and helpers for the deploy/local scripts (sourced, never run).
+# Everything binds to 127.0.0.1; runtime state lives in $PORTICO_RUN_DIR, downloads in $PORTICO_CACHE_DIR.
+set -euo pipefail
+
+PORTICO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+PORTICO_RUN_DIR="${PORTICO_RUN_DIR:-$PORTICO_ROOT/.run}"
+PORTICO_CACHE_DIR="${PORTICO_CACHE_DIR:-$HOME/.cache/portico}"
+PORTICO_VENV="${PORTICO_VENV:-$PORTICO_ROOT/.venv}"
+mkdir -p "$PORTICO_RUN_DIR/pids" "$PORTICO_RUN_DIR/logs" "$PORTICO_CACHE_DIR"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# port_open PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for_port NAME PORT SECONDS: poll until the port answers or give up naming what is missing.
+wait_for_port() {
+  local name=$1 port=$2 seconds=$3 waited=0
+  until port_open "$port"; do
+    sleep 0.1; waited=$((waited + 1))
+    if [ "$waited" -ge $((seconds * 10)) ]; then
+      die "$name did not open 127.0.0.1:$port within ${seconds}s (see $PORTICO_RUN_DIR/logs/$name.log)"
+    fi
+  done
+}
+
+pid_file() { echo "$PORTICO_RUN_DIR/pids/$1.pid"; }
+
+# pid_alive NAME: true when NAME's pid file points at a live process.
+pid_alive() {
+  local f; f=$(pid_file "$1")
+  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+# stop_by_pid NAME [SECONDS]: TERM the process we recorded, KILL it after SECONDS, forget it.
+stop_by_pid() {
+  local name=$1 seconds=${2:-20} f pid waited=0
+  f=$(pid_file "$name")
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt $((seconds * 10)) ]; do
+      sleep 0.1; waited=$((waited + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$name (pid $pid) ignored TERM for ${seconds}s; sending KILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    log "stopped $name (pid $pid)"
+  fi
+  rm -f "$f"
+}

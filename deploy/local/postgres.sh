@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# PostgreSQL for local runs and tests: start|stop|status.
+# Uses a server already listening on $PORTICO_POSTGRES_PORT (default 5432) if there is one; otherwise
+# initialises a private cluster under $PORTICO_RUN_DIR/postgres from the Debian packages and starts it
+# on 127.0.0.1 only. Either way it creates the role and the per-service databases idempotently.
+source "$(dirname "$0")/common.sh"
+
+PORT="${PORTICO_POSTGRES_PORT:-5432}"
+PG_USER_PASSWORD="${PORTICO_POSTGRES_PASSWORD:-portico}"
+DATABASES=(portico_link_issuer portico_connection_config portico_audit)
+DATA="$PORTICO_RUN_DIR/postgres/data"
+SOCKET_DIR="$PORTICO_RUN_DIR/postgres/socket"
+
+pg_bin() {
+  local dir
+  for dir in /usr/lib/postgresql/*/bin; do [ -x "$dir/pg_ctl" ] && { echo "$dir"; return; }; done
+  command -v pg_ctl >/dev/null && { dirname "$(command -v pg_ctl)"; return; }
+  die "PostgreSQL is not installed (apt-get install postgresql)"
+}
+
+# as_postgres CMD...: the server refuses to run as root, so root runs it as the postgres user.
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+provision() {
+  local db statements=""
+  for db in "${DATABASES[@]}"; do
+    statements+="SELECT 'CREATE DATABASE $db OWNER portico' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$db')\\gexec"$'\n'
+  done
+  as_postgres "$(pg_bin)/psql" -v ON_ERROR_STOP=1 -q -h "$SOCKET_DIR" -p "$PORT" -U postgres -d postgres <<SQL >/dev/null
+SELECT 'CREATE ROLE portico LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'portico')\\gexec
+ALTER ROLE portico PASSWORD '$PG_USER_PASSWORD';
+$statements
+SQL
+}
+
+start() {
+  if pid_alive postgres; then log "postgres already running (pid $(cat "$(pid_file postgres)"))"; return 0; fi
+  if port_open "$PORT"; then
+    log "postgres: using the server already listening on 127.0.0.1:$PORT (not started by us)"
+    log "postgres: it must have role portico/$PG_USER_PASSWORD and databases ${DATABASES[*]}"
+    return 0
+  fi
+  local bin; bin=$(pg_bin)
+  mkdir -p "$SOCKET_DIR" "$(dirname "$DATA")"
+  [ "$(id -u)" = 0 ] && chown postgres: "$PORTICO_RUN_DIR/postgres" "$SOCKET_DIR"
+  if [ ! -f "$DATA/PG_VERSION" ]; then
+    log "postgres: initialising a private cluster in $DATA"
+    as_postgres "$bin/initdb" -D "$DATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
+      -E UTF8 --locale=C.UTF-8 >"$PORTICO_RUN_DIR/logs/postgres-initdb.log"
+    cat >>"$DATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PORT
+unix_socket_directories = '$SOCKET_DIR'
+max_connections = 200
+shared_buffers = 128MB
+CONF
+  fi
+  touch "$PORTICO_RUN_DIR/logs/postgres.log"
+  [ "$(id -u)" = 0 ] && chown postgres: "$PORTICO_RUN_DIR/logs/postgres.log"
+  as_postgres "$bin/pg_ctl" -D "$DATA" -l "$PORTICO_RUN_DIR/logs/postgres.log" -w -t 60 start >/dev/null \
+    || { tail -n 30 "$PORTICO_RUN_DIR/logs/postgres.log" >&2; die "postgres did not start"; }
+  head -n 1 "$DATA/postmaster.pid" >"$(pid_file postgres)"
+  provision
+  log "postgres ready on 127.0.0.1:$PORT (pid $(cat "$(pid_file postgres)"))"
+}
+
+stop() {
+  pid_alive postgres || { rm -f "$(pid_file postgres)"; return 0; }
+  as_postgres "$(pg_bin)/pg_ctl" -D "$DATA" -m fast -w -t 30 stop >/dev/null || stop_by_pid postgres 30
+  rm -f "$(pid_file postgres)"
+  log "stopped postgres"
+}
+
+status() {
+  if pid_alive postgres; then echo "postgres: running (pid $(cat "$(pid_file postgres)"), 127.0.0.1:$PORT)"; return 0; fi
+  if port_open "$PORT"; then echo "postgres: external server on 127.0.0.1:$PORT"; return 0; fi
+  echo "postgres: not running"; return 3
+}
+
+case "${1:-}" in
+  start) start ;; stop) stop ;; status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+"""audit: consumes every Portico event into an append-only log for compliance."""

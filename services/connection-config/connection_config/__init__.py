@@ -1,0 +1,1 @@
+"""connection-config: owns SSO connections in Postgres and publishes every change."""

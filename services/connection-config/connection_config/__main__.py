@@ -1,0 +1,13 @@
+"""`python -m connection_config`: run the connection-config service."""
+from connection_config.app import create_app
+from shared.service import run_service
+from shared.settings import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    run_service("connection-config", create_app, settings, settings.connection_config_port)
+
+
+if __name__ == "__main__":
+    main()

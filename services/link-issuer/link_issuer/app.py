@@ -1,0 +1,24 @@
+"""Wiring for link-issuer: Postgres (with the outbox relay), Redis, Kafka and the HTTP routes."""
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from shared.broker import make_broker
+from shared.redis_client import create_redis
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+
+SERVICE = "link-issuer"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    runtime = ServiceRuntime(
+        name=SERVICE,
+        settings=settings,
+        broker=make_broker(settings, SERVICE),
+        database_url=settings.link_issuer_database_url.get_secret_value(),
+        migrations=Path(__file__).parent / "migrations",
+        redis=create_redis(settings.redis_url),
+        relay_outbox=True,
+    )
+    return runtime.http_app()

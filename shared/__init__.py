@@ -1,0 +1,1 @@
+"""Portico's shared kernel: settings, logging, events, broker, outbox, Postgres, Redis, health, errors, ids."""

@@ -1,0 +1,66 @@
+"""The one error shape of every Portico HTTP API: {"error": {"code", "message", "field"?}} with a 4xx status."""
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger("shared.errors")
+
+
+class APIError(Exception):
+    """Raise from a route (or map a domain exception to it) to answer with a clear JSON error."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.extra = extra
+
+
+def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    error.update(extra)
+    return {"error": error}
+
+
+def _dotted(location: tuple[Any, ...]) -> str:
+    # FastAPI prefixes body errors with "body"; the contract names fields from the body's root.
+    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(location[-1] if location else "")
+
+
+async def _api_error(_: Request, error: APIError) -> JSONResponse:
+    return JSONResponse(error_body(error.code, error.message, error.field, **error.extra), status_code=error.status)
+
+
+async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+    first = error.errors()[0]
+    field = _dotted(tuple(first.get("loc", ())))
+    code = "malformed_json" if first.get("type") == "json_invalid" else "invalid_field"
+    return JSONResponse(error_body(code, f"{field}: {first.get('msg', 'invalid value')}", field), status_code=422)
+
+
+async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
+        error.status_code, "http_error"
+    )
+    return JSONResponse(error_body(code, str(error.detail)), status_code=error.status_code, headers=error.headers)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    log.error("http.unhandled_error", path=request.url.path, error=repr(error), exc_info=error)
+    return JSONResponse(error_body("internal_error", "Something went wrong on our side; it has been logged."), 500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(APIError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected_error)

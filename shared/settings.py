@@ -1,0 +1,48 @@
+"""Every Portico setting, read from PORTICO_* environment variables with defaults that work locally."""
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "PORTICO_"
+LOCAL_POSTGRES = "postgresql://portico:portico@127.0.0.1:5432"
+
+
+class Settings(BaseSettings):
+    """One settings object for all services; each service reads the fields it needs."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    public_url: str = "http://127.0.0.1:8080"
+    http_host: str = "127.0.0.1"
+    link_issuer_port: int = 8101
+    portal_session_port: int = 8102
+    connection_config_port: int = 8103
+    audit_port: int = 8104
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_partitions: int = 6
+    kafka_replication_factor: int = 1
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    link_issuer_database_url: SecretStr = SecretStr(f"{LOCAL_POSTGRES}/portico_link_issuer")
+    connection_config_database_url: SecretStr = SecretStr(f"{LOCAL_POSTGRES}/portico_connection_config")
+    audit_database_url: SecretStr = SecretStr(f"{LOCAL_POSTGRES}/portico_audit")
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+
+    bootstrap_api_key: SecretStr | None = None
+    outbound_allow_hosts: str = ""
+    outbox_poll_interval_ms: int = 500
+    trusted_proxy_ips: str = "127.0.0.1"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def known_environment_variables() -> set[str]:
+    """The PORTICO_* names the settings read, for docs and for checking deploy files."""
+    return {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}

@@ -48,14 +48,16 @@ def load_migrations(namespace: str, directory: Path) -> list[Migration]:
     return migrations
 
 
-async def apply_migrations(pool: asyncpg.Pool, namespace: str, directory: Path) -> list[str]:
+async def apply_migrations(pool: asyncpg.Pool, namespace: str, directory: Path | None) -> list[str]:
     """Apply the shared migrations, then the service's own, each once; return the names applied.
 
     A transaction-scoped advisory lock serialises replicas starting together; each migration runs in
     the same transaction as its bookkeeping row, so a crash leaves it either applied or not at all.
     An applied file that later changed is refused rather than silently ignored.
     """
-    batches = [load_migrations("shared", SHARED_MIGRATIONS), load_migrations(namespace, directory)]
+    batches = [load_migrations("shared", SHARED_MIGRATIONS)]
+    if directory is not None:
+        batches.append(load_migrations(namespace, directory))
     applied_now: list[str] = []
     async with pool.acquire() as conn:
         await conn.execute(

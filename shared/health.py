@@ -12,26 +12,19 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 CHECK_TIMEOUT_S = 1.0
 
 
-def postgres_check(pool: asyncpg.Pool) -> ReadinessCheck:
-    async def check() -> bool:
-        async with pool.acquire(timeout=CHECK_TIMEOUT_S) as conn:
-            return await conn.fetchval("SELECT 1", timeout=CHECK_TIMEOUT_S) == 1
-
-    return check
-
-
-def redis_check(redis: Redis) -> ReadinessCheck:
-    async def check() -> bool:
-        return bool(await redis.ping())
-
-    return check
+async def postgres_ready(pool: asyncpg.Pool | None) -> bool:
+    if pool is None:
+        return False
+    async with pool.acquire(timeout=CHECK_TIMEOUT_S) as conn:
+        return await conn.fetchval("SELECT 1", timeout=CHECK_TIMEOUT_S) == 1
 
 
-def kafka_check(broker: KafkaBroker) -> ReadinessCheck:
-    async def check() -> bool:
-        return await broker.ping(timeout=CHECK_TIMEOUT_S)
+async def redis_ready(redis: Redis) -> bool:
+    return bool(await redis.ping())
 
-    return check
+
+async def kafka_ready(broker: KafkaBroker) -> bool:
+    return await broker.ping(timeout=CHECK_TIMEOUT_S)
 
 
 async def _run_check(check: ReadinessCheck) -> bool:

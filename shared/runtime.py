@@ -11,7 +11,7 @@ from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
 from shared.db import apply_migrations, create_pool
-from shared.health import ReadinessCheck, health_router, kafka_check, postgres_check, redis_check
+from shared.health import ReadinessCheck, health_router, kafka_ready, postgres_ready, redis_ready
 from shared.outbox import OutboxRelay
 from shared.service import connect_with_retry, create_http_app
 from shared.settings import Settings
@@ -21,7 +21,7 @@ log = structlog.get_logger("shared.runtime")
 
 @dataclass
 class ServiceRuntime:
-    """Everything a service process holds open. Objects are built lazily and connected at start-up."""
+    """Everything a service process holds open. The pool is made in the lifespan, on the serving loop."""
 
     name: str
     settings: Settings
@@ -33,16 +33,19 @@ class ServiceRuntime:
     pool: asyncpg.Pool | None = field(default=None, init=False)
     relay: OutboxRelay | None = field(default=None, init=False)
 
-    def __post_init__(self) -> None:
-        if self.database_url:
-            self.pool = create_pool(self.database_url)
+    def require_pool(self) -> asyncpg.Pool:
+        """The open pool; subscribers start only after it is open, so None here is a wiring bug."""
+        if self.pool is None:
+            raise RuntimeError(f"{self.name}: Postgres pool used before start-up opened it")
+        return self.pool
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
-        checks: dict[str, ReadinessCheck] = {"kafka": kafka_check(self.broker)}
-        if self.pool is not None:
-            checks["postgres"] = postgres_check(self.pool)
+        checks: dict[str, ReadinessCheck] = {"kafka": lambda: kafka_ready(self.broker)}
+        if self.database_url is not None:
+            checks["postgres"] = lambda: postgres_ready(self.pool)
         if self.redis is not None:
-            checks["redis"] = redis_check(self.redis)
+            redis = self.redis
+            checks["redis"] = lambda: redis_ready(redis)
         return checks
 
     @asynccontextmanager
@@ -56,15 +59,10 @@ class ServiceRuntime:
             log.info("service.stopped", service=self.name)
 
     async def _open(self) -> None:
-        if self.pool is not None:
-            pool = self.pool
-
-            async def open_pool() -> None:
-                await pool  # opens the pool once; later attempts just re-check below
-                await pool.fetchval("SELECT 1")
-
-            await connect_with_retry("postgres", open_pool)
-            await apply_migrations(pool, self.name.replace("-", "_"), self.migrations or Path("/nonexistent"))
+        if self.database_url is not None:
+            dsn = self.database_url
+            self.pool = await connect_with_retry("postgres", lambda: create_pool(dsn))
+            await apply_migrations(self.pool, self.name.replace("-", "_"), self.migrations)
         if self.redis is not None:
             redis = self.redis
             await connect_with_retry("redis", redis.ping)

@@ -23,12 +23,13 @@ as_postgres() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# provision SOCKET_DIR: create the role and databases through the server's Unix socket as its superuser.
 provision() {
-  local db statements=""
+  local socket=$1 db statements=""
   for db in "${DATABASES[@]}"; do
     statements+="SELECT 'CREATE DATABASE $db OWNER portico' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$db')\\gexec"$'\n'
   done
-  as_postgres "$(pg_bin)/psql" -v ON_ERROR_STOP=1 -q -h "$SOCKET_DIR" -p "$PORT" -U postgres -d postgres <<SQL >/dev/null
+  as_postgres "$(pg_bin)/psql" -v ON_ERROR_STOP=1 -q -h "$socket" -p "$PORT" -U postgres -d postgres <<SQL >/dev/null
 SELECT 'CREATE ROLE portico LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'portico')\\gexec
 ALTER ROLE portico PASSWORD '$PG_USER_PASSWORD';
 $statements
@@ -39,7 +40,11 @@ start() {
   if pid_alive postgres; then log "postgres already running (pid $(cat "$(pid_file postgres)"))"; return 0; fi
   if port_open "$PORT"; then
     log "postgres: using the server already listening on 127.0.0.1:$PORT (not started by us)"
-    log "postgres: it must have role portico/$PG_USER_PASSWORD and databases ${DATABASES[*]}"
+    if [ -S "/var/run/postgresql/.s.PGSQL.$PORT" ] && provision /var/run/postgresql 2>/dev/null; then
+      log "postgres: role portico and databases ${DATABASES[*]} are in place"
+    else
+      log "postgres: could not provision it; it needs role portico/$PG_USER_PASSWORD and databases ${DATABASES[*]}"
+    fi
     return 0
   fi
   local bin; bin=$(pg_bin)
@@ -62,7 +67,7 @@ CONF
   as_postgres "$bin/pg_ctl" -D "$DATA" -l "$PORTICO_RUN_DIR/logs/postgres.log" -w -t 60 start >/dev/null \
     || { tail -n 30 "$PORTICO_RUN_DIR/logs/postgres.log" >&2; die "postgres did not start"; }
   head -n 1 "$DATA/postmaster.pid" >"$(pid_file postgres)"
-  provision
+  provision "$SOCKET_DIR"
   log "postgres ready on 127.0.0.1:$PORT (pid $(cat "$(pid_file postgres)"))"
 }
 

@@ -19,6 +19,5 @@ def create_app(settings: Settings) -> FastAPI:
         database_url=settings.audit_database_url.get_secret_value(),
         migrations=Path(__file__).parent / "migrations",
     )
-    assert runtime.pool is not None
-    register_handlers(runtime.broker, runtime.pool)
+    register_handlers(runtime.broker, runtime)
     return runtime.http_app()

@@ -1,0 +1,67 @@
+"""Integration fixtures: the real stack, database pools, Redis and Kafka clients, all on loopback."""
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import httpx
+import pytest
+from faststream.kafka import KafkaBroker
+
+from shared.broker import make_broker
+from shared.db import create_pool
+from shared.settings import Settings
+from tests.integration.stack import Stack, bring_up, tear_down
+
+
+STACK_MODE = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if STACK_MODE in config.stash:
+        terminalreporter.write_line(f"integration stack: {config.stash[STACK_MODE]}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    running = bring_up()
+    request.config.stash[STACK_MODE] = running.mode
+    yield running
+    tear_down(running)
+
+
+@pytest.fixture(scope="session")
+def proxy_url(stack: Stack, settings: Settings) -> str:
+    return settings.public_url
+
+
+@pytest.fixture
+async def http(proxy_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=proxy_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def link_issuer_db(stack: Stack, settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(settings.link_issuer_database_url.get_secret_value(), max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def audit_db(stack: Stack, settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(settings.audit_database_url.get_secret_value(), max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def kafka(stack: Stack, settings: Settings) -> AsyncIterator[KafkaBroker]:
+    broker = make_broker(settings, "portico-tests")
+    await broker.start()
+    yield broker
+    await broker.stop()

@@ -1,0 +1,99 @@
+"""Brings the real Kafka, Redis, Postgres and Portico's services up for the integration tests.
+
+On a machine with a Docker engine the infrastructure comes from testcontainers (published on the
+same loopback ports the local scripts use, so everything else is identical); otherwise from
+deploy/local, which runs Kafka from its jars and Postgres/Redis from Debian packages.
+"""
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL = ROOT / "deploy" / "local"
+SERVICES = ("link-issuer", "portal-session", "connection-config", "audit")
+log = structlog.get_logger("tests.stack")
+
+
+def docker_engine_answers() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def run_script(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(LOCAL / script), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def is_ours(component: str) -> bool:
+    """True when deploy/local started `component` (so a test may stop and restart it)."""
+    return (ROOT / ".run" / "pids" / f"{component}.pid").exists()
+
+
+@dataclass
+class Stack:
+    mode: str
+    started_here: bool
+    containers: list[object]
+
+
+def start_infra_in_containers() -> list[object]:
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    postgres = (
+        DockerContainer("postgres:15-bookworm")
+        .with_env("POSTGRES_USER", "portico")
+        .with_env("POSTGRES_PASSWORD", "portico")
+        .with_volume_mapping(str(ROOT / "deploy/docker/postgres-init.sql"), "/docker-entrypoint-initdb.d/init.sql")
+        .with_bind_ports(5432, 5432)
+    )
+    redis = DockerContainer("redis:7-bookworm").with_bind_ports(6379, 6379)
+    kafka = (
+        DockerContainer("apache/kafka:4.1.1")
+        .with_env("KAFKA_NODE_ID", "1")
+        .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
+        .with_env("KAFKA_LISTENERS", "PLAINTEXT://:9092,CONTROLLER://:9093")
+        .with_env("KAFKA_ADVERTISED_LISTENERS", "PLAINTEXT://127.0.0.1:9092")
+        .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
+        .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
+        .with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
+        .with_env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+        .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+        .with_bind_ports(9092, 9092)
+    )
+    containers = [postgres.start(), redis.start(), kafka.start()]
+    wait_for_logs(postgres, "database system is ready to accept connections", timeout=60)
+    wait_for_logs(kafka, "Kafka Server started", timeout=60)
+    return containers
+
+
+def bring_up() -> Stack:
+    already_up = all(is_ours(name) for name in SERVICES) and run_script("services.sh", "status").returncode == 0
+    if already_up:
+        log.info("stack.reusing_running_stack")
+        return Stack(mode="already running", started_here=False, containers=[])
+    containers: list[object] = []
+    mode = "deploy/local (no Docker engine answered)"
+    if docker_engine_answers():
+        mode = "testcontainers for Kafka, Redis, Postgres"
+        containers = start_infra_in_containers()
+    log.info("stack.starting", mode=mode)
+    result = run_script("up.sh")
+    if result.returncode != 0:
+        raise RuntimeError(f"make up failed:\n{result.stdout}\n{result.stderr}")
+    return Stack(mode=mode, started_here=True, containers=containers)
+
+
+def tear_down(stack: Stack) -> None:
+    if not stack.started_here:
+        return
+    run_script("down.sh", timeout=120)
+    for container in stack.containers:
+        container.stop()  # type: ignore[attr-defined]

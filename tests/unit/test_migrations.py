@@ -24,3 +24,15 @@ def test_two_migrations_with_one_version_are_refused(tmp_path):
 
 def test_shared_outbox_migration_ships_with_the_package():
     assert [m.name for m in load_migrations("shared", SHARED_MIGRATIONS)][0] == "0001_outbox.sql"
+
+
+def test_every_migrations_folder_ships_in_the_package():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    for folder in [*root.glob("shared/migrations"), *root.glob("services/*/*/migrations")]:
+        package = folder.parent.name + ".migrations"
+        assert package in listed, f"{package} is missing from [tool.setuptools] packages in pyproject.toml"

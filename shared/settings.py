@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
 
     bootstrap_api_key: SecretStr | None = None
+    # Shared by the proxy and the services to vouch for each other's forwarded requests.
+    # deploy/local generates a random one per machine; set your own everywhere else.
+    internal_token: SecretStr = SecretStr("portico-local-development-only")
     outbound_allow_hosts: str = ""
     outbox_poll_interval_ms: int = 500
     trusted_proxy_ips: str = "127.0.0.1"

@@ -8,6 +8,20 @@ PORTICO_CACHE_DIR="${PORTICO_CACHE_DIR:-$HOME/.cache/portico}"
 PORTICO_VENV="${PORTICO_VENV:-$PORTICO_ROOT/.venv}"
 mkdir -p "$PORTICO_RUN_DIR/pids" "$PORTICO_RUN_DIR/logs" "$PORTICO_CACHE_DIR"
 
+# Per-machine secrets for local runs, made once and kept in .run (mode 600): the token the proxy and
+# the services use to vouch for forwarded requests, and the key that encrypts SSO secrets at rest.
+# A value already in the environment wins.
+SECRETS_FILE="$PORTICO_RUN_DIR/secrets.env"
+if [ ! -f "$SECRETS_FILE" ]; then
+  (umask 077; (
+   printf 'PORTICO_INTERNAL_TOKEN=%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+   printf 'PORTICO_ENCRYPTION_KEYS=local1:%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+   ) >"$SECRETS_FILE.tmp") && mv "$SECRETS_FILE.tmp" "$SECRETS_FILE"
+fi
+while IFS='=' read -r key value; do
+  [ -n "${!key:-}" ] || export "$key=$value"
+done <"$SECRETS_FILE"
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 

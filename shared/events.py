@@ -47,6 +47,7 @@ class OrganizationCreated(EventData):
     topic: ClassVar[str] = TOPIC_LINKS
     display_name: str
     external_id: str | None = None
+    allowed_frame_ancestors: list[str] = Field(default_factory=list)
 
 
 class PortalLinkIssued(EventData):

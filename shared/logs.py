@@ -3,7 +3,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -36,7 +36,7 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     return event_dict
 
 
-def configure_logging(service: str, level: str = "info", fmt: str = "json") -> None:
+def configure_logging(service: str, level: str = "info", fmt: str = "json", stream: TextIO = sys.stdout) -> None:
     """Route structlog and the standard library (uvicorn, aiokafka) through one redacting renderer."""
     def add_service(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         event_dict.setdefault("service", service)
@@ -60,7 +60,7 @@ def configure_logging(service: str, level: str = "info", fmt: str = "json") -> N
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared_processors,

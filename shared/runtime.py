@@ -3,6 +3,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import asyncpg
 import structlog
@@ -19,6 +20,15 @@ from shared.settings import Settings
 log = structlog.get_logger("shared.runtime")
 
 
+class Component(Protocol):
+    """Something a service runs beside its HTTP server (a relay, a client pool): started after the
+    broker is up, stopped before it goes down."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class ServiceRuntime:
     """Everything a service process holds open. The pool is made in the lifespan, on the serving loop."""
@@ -30,6 +40,7 @@ class ServiceRuntime:
     migrations: Path | None = None
     redis: Redis | None = None
     relay_outbox: bool = False
+    components: list[Component] = field(default_factory=list)
     pool: asyncpg.Pool | None = field(default=None, init=False)
     relay: OutboxRelay | None = field(default=None, init=False)
 
@@ -72,8 +83,12 @@ class ServiceRuntime:
                 self.pool, self.broker, poll_interval_s=self.settings.outbox_poll_interval_ms / 1000
             )
             self.relay.start()
+        for component in self.components:
+            component.start()
 
     async def _close(self) -> None:
+        for component in reversed(self.components):
+            await component.stop()
         if self.relay is not None:
             await self.relay.stop()
         await self.broker.stop()

@@ -7,6 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "PORTICO_"
 LOCAL_POSTGRES = "postgresql://portico:portico@127.0.0.1:5432"
+DEVELOPMENT_ENCRYPTION_KEYS = "insecure-development-key:" + "00" * 32
 
 
 class Settings(BaseSettings):
@@ -36,9 +37,21 @@ class Settings(BaseSettings):
     # Shared by the proxy and the services to vouch for each other's forwarded requests.
     # deploy/local generates a random one per machine; set your own everywhere else.
     internal_token: SecretStr = SecretStr("portico-local-development-only")
+    # HMAC key shared by link-issuer and portal-session to sign portal link tokens (hex or any string).
+    link_signing_key: SecretStr = SecretStr("portico-local-development-only")
+    # Origins (scheme://host[:port]) that return_url / success_url may point at, besides each
+    # organization's allowed_frame_ancestors. Comma-separated.
+    allowed_redirect_origins: str = ""
+    portal_session_idle_seconds: int = 24 * 3600
+    portal_session_max_seconds: int = 7 * 24 * 3600
+    redeem_failures_per_minute: int = 20
+    connection_config_internal_url: str = "http://127.0.0.1:8103"
     outbound_allow_hosts: str = ""
     outbox_poll_interval_ms: int = 500
     trusted_proxy_ips: str = "127.0.0.1"
+    # Keys that encrypt SSO secrets at rest: comma-separated `kid:<64 hex chars>`, the first encrypts,
+    # every one decrypts (rotation). The default is public and only for development: services warn.
+    encryption_keys: SecretStr = SecretStr(DEVELOPMENT_ENCRYPTION_KEYS)
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 from portico_cli import commands
 from portico_cli.output import EXIT_FAILURE, CLIError
+from shared.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging("cli", "warning", "console", stream=sys.stderr)  # stdout is for results only
     try:
         return args.run(args) or 0
     except CLIError as error:

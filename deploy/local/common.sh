@@ -9,15 +9,15 @@ PORTICO_VENV="${PORTICO_VENV:-$PORTICO_ROOT/.venv}"
 mkdir -p "$PORTICO_RUN_DIR/pids" "$PORTICO_RUN_DIR/logs" "$PORTICO_CACHE_DIR"
 
 # Per-machine secrets for local runs, made once and kept in .run (mode 600): the token the proxy and
-# the services use to vouch for forwarded requests, and the key that encrypts SSO secrets at rest.
+# the services use to vouch for forwarded requests, the key that signs portal links, and the key that
+# encrypts SSO secrets at rest.
 # A value already in the environment wins.
 SECRETS_FILE="$PORTICO_RUN_DIR/secrets.env"
-if [ ! -f "$SECRETS_FILE" ]; then
-  (umask 077; (
-   printf 'PORTICO_INTERNAL_TOKEN=%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
-   printf 'PORTICO_ENCRYPTION_KEYS=local1:%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-   ) >"$SECRETS_FILE.tmp") && mv "$SECRETS_FILE.tmp" "$SECRETS_FILE"
-fi
+random_hex() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+(umask 077; touch "$SECRETS_FILE")
+grep -q '^PORTICO_INTERNAL_TOKEN=' "$SECRETS_FILE" || echo "PORTICO_INTERNAL_TOKEN=$(random_hex)" >>"$SECRETS_FILE"
+grep -q '^PORTICO_LINK_SIGNING_KEY=' "$SECRETS_FILE" || echo "PORTICO_LINK_SIGNING_KEY=$(random_hex)" >>"$SECRETS_FILE"
+grep -q '^PORTICO_ENCRYPTION_KEYS=' "$SECRETS_FILE" || echo "PORTICO_ENCRYPTION_KEYS=local1:$(random_hex)" >>"$SECRETS_FILE"
 while IFS='=' read -r key value; do
   [ -n "${!key:-}" ] || export "$key=$value"
 done <"$SECRETS_FILE"

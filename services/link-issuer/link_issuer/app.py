@@ -3,7 +3,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from link_issuer.api import install_routes
 from shared.broker import make_broker
+from shared.ids import SystemClock
 from shared.redis_client import create_redis
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -21,4 +23,6 @@ def create_app(settings: Settings) -> FastAPI:
         redis=create_redis(settings.redis_url),
         relay_outbox=True,
     )
-    return runtime.http_app()
+    app = runtime.http_app()
+    install_routes(app, runtime, settings, SystemClock())
+    return app

@@ -1,8 +1,14 @@
-"""Wiring for portal-session: Redis for link and session state, Kafka for link events."""
+"""Wiring for portal-session: Redis for link and session state (and its event outbox), Kafka for link
+events, and the client that forwards connection calls to connection-config."""
 from fastapi import FastAPI
 
+from portal_session.api import ConnectionConfigClient, install_routes
+from portal_session.handlers import register_handlers
+from portal_session.store import OUTBOX_KEY, PortalStore
 from shared.broker import make_broker
+from shared.ids import SystemClock
 from shared.redis_client import create_redis
+from shared.redis_outbox import RedisOutboxRelay
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 
@@ -10,10 +16,14 @@ SERVICE = "portal-session"
 
 
 def create_app(settings: Settings) -> FastAPI:
-    runtime = ServiceRuntime(
-        name=SERVICE,
-        settings=settings,
-        broker=make_broker(settings, SERVICE),
-        redis=create_redis(settings.redis_url),
-    )
-    return runtime.http_app()
+    broker = make_broker(settings, SERVICE)
+    redis = create_redis(settings.redis_url)
+    portal = PortalStore(redis)
+    relay = RedisOutboxRelay(redis, broker, OUTBOX_KEY, poll_interval_s=settings.outbox_poll_interval_ms / 1000)
+    connections = ConnectionConfigClient(settings.connection_config_internal_url)
+    clock = SystemClock()
+    runtime = ServiceRuntime(name=SERVICE, settings=settings, broker=broker, redis=redis, components=[relay, connections])
+    register_handlers(broker, portal, relay, clock)
+    app = runtime.http_app()
+    install_routes(app, settings, portal, relay, connections, clock)
+    return app

@@ -1,0 +1,136 @@
+"""Pure rules of link-issuer: organizations, link lifetimes, redirect and framing origins, API key format."""
+import hashlib
+import hmac
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+from urllib.parse import urlsplit
+
+MAGIC_LINK_LIFETIME = timedelta(minutes=5)
+SHAREABLE_LINK_DEFAULT_LIFETIME = timedelta(days=7)
+SHAREABLE_LINK_MAX_SECONDS = 7 * 24 * 3600
+API_KEY_SEPARATOR = "."
+
+
+class DomainError(Exception):
+    """A request the rules refuse; `code` and `field` reach the API caller."""
+
+    status = 422
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    display_name: str
+    external_id: str | None
+    allowed_frame_ancestors: list[str]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PortalLink:
+    id: str
+    organization_id: str
+    kind: Literal["magic", "shareable"]
+    expire_time: datetime
+    created_at: datetime
+    revoked: bool
+    return_url: str | None = None
+    success_url: str | None = None
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_origin(value: str, field: str) -> str:
+    """`scheme://host[:port]` with nothing after it; https, or http only on loopback."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise DomainError("invalid_origin", f"{value!r} is not an origin like https://app.example.com.", field)
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise DomainError("invalid_origin", f"{value!r} must be an origin only: scheme, host and port.", field)
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise DomainError("insecure_origin", f"{value!r} must use https (http is allowed only on loopback).", field)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+
+
+def origin_of(url: str) -> str | None:
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return None
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+
+
+def check_redirect_url(url: str, field: str, allowed_origins: set[str]) -> str:
+    """Refuse open redirects: the URL must be https (or http on loopback) on an allowed origin."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise DomainError("invalid_url", f"{field} must be an absolute https URL.", field)
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise DomainError("insecure_url", f"{field} must use https (http is allowed only on loopback).", field)
+    if parts.username or parts.password:
+        raise DomainError("invalid_url", f"{field} must not carry credentials.", field)
+    if origin_of(url) not in allowed_origins:
+        raise DomainError(
+            "origin_not_allowed",
+            f"{field} is on {origin_of(url)}, which this deployment does not allow; add it to the "
+            "organization's allowed_frame_ancestors or to PORTICO_ALLOWED_REDIRECT_ORIGINS.",
+            field,
+        )
+    return url
+
+
+def shareable_lifetime(expires_in_seconds: int | None) -> timedelta:
+    if expires_in_seconds is None:
+        return SHAREABLE_LINK_DEFAULT_LIFETIME
+    if not 60 <= expires_in_seconds <= SHAREABLE_LINK_MAX_SECONDS:
+        raise DomainError(
+            "invalid_expiry",
+            f"expires_in_seconds must be between 60 and {SHAREABLE_LINK_MAX_SECONDS} (7 days).",
+            "expires_in_seconds",
+        )
+    return timedelta(seconds=expires_in_seconds)
+
+
+def link_expire_time(kind: Literal["magic", "shareable"], now: datetime, expires_in_seconds: int | None) -> datetime:
+    lifetime = MAGIC_LINK_LIFETIME if kind == "magic" else shareable_lifetime(expires_in_seconds)
+    return now.replace(microsecond=0) + lifetime
+
+
+def split_api_key(presented: str) -> tuple[str, str] | None:
+    """`key_…<dot>secret` → (key id, secret), or None when it cannot be one of ours."""
+    key_id, dot, secret = presented.partition(API_KEY_SEPARATOR)
+    if not dot or not key_id.startswith("key_") or not secret or len(presented) > 200:
+        return None
+    return key_id, secret
+
+
+def secret_digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def secret_matches(secret: str, stored_digest: bytes) -> bool:
+    return hmac.compare_digest(secret_digest(secret), stored_digest)

@@ -1,0 +1,256 @@
+"""HTTP routes of the portal: redeeming a link, the session API, and connections forwarded with the
+session's organization (never one taken from the browser)."""
+import hashlib
+import hmac
+import html
+import re
+import secrets
+import time
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from portal_session.domain import (
+    CSRF_HEADER,
+    GONE_LINKS,
+    SESSION_COOKIE,
+    SESSION_OVER,
+    GoneLink,
+    cookie_policy,
+)
+from portal_session.store import LiveSession, PortalStore, organization_profile, session_key
+from shared.errors import APIError, error_body
+from shared.events import Actor, CloudEvent, PortalLinkRedeemed, PortalSessionEnded, PortalSessionStarted
+from shared.ids import Clock, new_id
+from shared.internal_auth import (
+    ACTOR_HEADER,
+    CLIENT_ADDRESS_HEADER,
+    INTERNAL_TOKEN_HEADER,
+    ORGANIZATION_HEADER,
+    USER_AGENT_HEADER,
+)
+from shared.link_tokens import InvalidLinkToken, read_link_token, token_sha256
+from shared.redis_outbox import RedisOutboxRelay
+from shared.settings import Settings
+
+SOURCE = "/portico/portal-session"
+_CONNECTION_PATH = re.compile(r"^(/conn_[0-9a-z]{26}(/(enable|disable))?)?$")
+_FORWARDED_RESPONSE_HEADERS = ("content-type", "etag")
+
+
+class ConnectionConfigClient:
+    """The HTTP client portal-session forwards connection calls with (a runtime component)."""
+
+    def __init__(self, base_url: str) -> None:
+        self._base_url = base_url
+        self.client: httpx.AsyncClient | None = None
+
+    def start(self) -> None:
+        self.client = httpx.AsyncClient(base_url=self._base_url, timeout=30.0)
+
+    async def stop(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+
+def wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def gone_page(link: GoneLink) -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(link.title)} · Portico</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2933}}
+h1{{font-size:1.4rem}}</style></head>
+<body><main><h1>{html.escape(link.title)}</h1><p>{html.escape(link.message)}</p></main></body></html>"""
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def install_routes(
+    app: FastAPI,
+    settings: Settings,
+    portal: PortalStore,
+    relay: RedisOutboxRelay,
+    connections: ConnectionConfigClient,
+    clock: Clock,
+) -> None:
+    signing_key = settings.link_signing_key.get_secret_value().encode()
+    cookies = cookie_policy(settings.public_url)
+    internal_token = settings.internal_token.get_secret_value()
+    router = APIRouter(prefix="/portal")
+
+    def link_gone(request: Request, reason: str) -> Response:
+        link = GONE_LINKS[reason]
+        if wants_json(request):
+            return JSONResponse(error_body(link.code, f"{link.title}. {link.message}"), status_code=410)
+        return HTMLResponse(gone_page(link), status_code=410)
+
+    @router.get("/l/{token}", include_in_schema=False)
+    async def redeem_link(token: str, request: Request) -> Response:
+        address = client_address(request)
+        failures, retry_after = await portal.redemption_failures(address)
+        if failures >= settings.redeem_failures_per_minute:
+            body = error_body("too_many_attempts", f"Too many invalid setup links from your address; retry in {retry_after}s.")
+            return JSONResponse(body, status_code=429, headers={"Retry-After": str(retry_after)})
+        try:
+            claims = read_link_token(token, signing_key)
+        except InvalidLinkToken:
+            await portal.count_redemption_failure(address)
+            return link_gone(request, "invalid")
+
+        session_id = new_id("ses")
+        cookie = secrets.token_urlsafe(32)
+        actor = Actor(kind="portal_session", id=session_id, client_address=address, user_agent=request.headers.get("user-agent"))
+        now = clock.now()
+        redeemed = CloudEvent.wrap(
+            PortalLinkRedeemed(organization_id=claims.organization_id, link_id=claims.link_id, session_id=session_id, actor=actor),
+            source=SOURCE,
+            time=now,
+        )
+        started = CloudEvent.wrap(
+            PortalSessionStarted(organization_id=claims.organization_id, session_id=session_id, link_id=claims.link_id, actor=actor),
+            source=SOURCE,
+            time=now,
+        )
+        status, ends_at = await portal.redeem(
+            link_id=claims.link_id,
+            org=claims.organization_id,
+            kind=claims.kind,
+            expire=claims.expire_time.timestamp(),
+            token_sha256=token_sha256(token),
+            cookie_sha256=hashlib.sha256(cookie.encode()).hexdigest(),
+            session_id=session_id,
+            csrf_token=secrets.token_urlsafe(32),
+            idle_s=settings.portal_session_idle_seconds,
+            max_s=settings.portal_session_max_seconds,
+            events=(redeemed.to_bytes(), started.to_bytes()),
+        )
+        if status != "ok" or ends_at is None:
+            await portal.count_redemption_failure(address)
+            return link_gone(request, status)
+        relay.wake()
+        response = RedirectResponse("/portal/", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            cookie,
+            max_age=max(1, int(ends_at - time.time())),
+            path="/portal",
+            httponly=True,
+            secure=cookies.secure,
+            samesite=cookies.samesite,  # type: ignore[arg-type]
+            partitioned=cookies.partitioned,
+        )
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    async def current_session(request: Request) -> LiveSession:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            raise APIError(401, "no_session", SESSION_OVER["none"])
+        outcome = await portal.touch_session(hashlib.sha256(cookie.encode()).hexdigest(), settings.portal_session_idle_seconds)
+        if isinstance(outcome, str):
+            raise APIError(401, "session_ended", SESSION_OVER[outcome])
+        return outcome
+
+    Session = Annotated[LiveSession, Depends(current_session)]
+
+    def require_csrf(request: Request, session: LiveSession) -> None:
+        presented = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(presented.encode(), session.csrf_token.encode()):
+            raise APIError(403, "csrf_failed", f"Send the {CSRF_HEADER} header from GET /portal/api/session.")
+
+    @router.get("/api/session")
+    async def get_session(session: Session) -> dict[str, object]:
+        display_name, _ = await organization_profile(portal.redis, session.organization_id)
+        return_url, success_url = await portal.link_urls(session.link_id)
+        return {
+            "session": {
+                "id": session.session_id,
+                "organization": {"id": session.organization_id, "display_name": display_name},
+                "link": {"id": session.link_id, "kind": session.kind},
+                "expire_time": clock_iso(session.ends_at),
+                "csrf_token": session.csrf_token,
+                "return_url": return_url,
+                "success_url": success_url,
+            }
+        }
+
+    @router.post("/api/setup/complete")
+    async def complete_setup(request: Request, session: Session) -> dict[str, object]:
+        require_csrf(request, session)
+        _, success_url = await portal.link_urls(session.link_id)
+        if session.kind != "magic":
+            return {"ended": False, "success_url": success_url}
+        cookie = request.cookies[SESSION_COOKIE]
+        ended = CloudEvent.wrap(
+            PortalSessionEnded(
+                organization_id=session.organization_id,
+                session_id=session.session_id,
+                link_id=session.link_id,
+                reason="setup_completed",
+                actor=Actor(kind="portal_session", id=session.session_id, client_address=client_address(request)),
+            ),
+            source=SOURCE,
+            time=clock.now(),
+        )
+        await portal.end_session(session_key(hashlib.sha256(cookie.encode()).hexdigest()), ended.to_bytes())
+        relay.wake()
+        return {"ended": True, "success_url": success_url}
+
+    @router.api_route("/api/connections{rest:path}", methods=["GET", "POST", "PATCH", "DELETE"])
+    async def forward_connections(rest: str, request: Request, session: Session) -> Response:
+        if not _CONNECTION_PATH.match(rest):
+            raise APIError(404, "not_found", "No such connection path.")
+        if request.method != "GET":
+            require_csrf(request, session)
+        headers = {
+            INTERNAL_TOKEN_HEADER: internal_token,
+            ACTOR_HEADER: f"portal_session:{session.session_id}",
+            ORGANIZATION_HEADER: session.organization_id,
+            CLIENT_ADDRESS_HEADER: client_address(request),
+            USER_AGENT_HEADER: request.headers.get("user-agent", ""),
+        }
+        for name in ("content-type", "if-match"):
+            if name in request.headers:
+                headers[name] = request.headers[name]
+        assert connections.client is not None
+        try:
+            upstream = await connections.client.request(
+                request.method,
+                f"/internal/portal/connections{rest}",
+                params=request.query_params,
+                content=await request.body(),
+                headers=headers,
+            )
+        except httpx.HTTPError:
+            raise APIError(503, "service_unavailable", "Connections are unavailable for a moment; retry shortly.") from None
+        return Response(
+            upstream.content,
+            status_code=upstream.status_code,
+            headers={k: v for k, v in upstream.headers.items() if k.lower() in _FORWARDED_RESPONSE_HEADERS},
+        )
+
+    @router.get("/", include_in_schema=False)
+    async def portal_home(request: Request) -> HTMLResponse:
+        return HTMLResponse(
+            """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Portico · SSO setup</title></head>
+<body><main><h1>SSO setup</h1><p id="status">Loading your setup session…</p></main>
+<script>fetch('/portal/api/session',{headers:{Accept:'application/json'}}).then(r=>r.json()).then(b=>{
+document.getElementById('status').textContent=b.session?('Setting up single sign-on for '+(b.session.organization.display_name||b.session.organization.id)+'.'):b.error.message;});</script>
+</body></html>"""
+        )
+
+    app.include_router(router)
+
+
+def clock_iso(unix_seconds: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(unix_seconds, UTC).isoformat()

@@ -1,0 +1,65 @@
+"""Pure rules of portal-session: what a dead link tells the admin, cookie attributes, derived event ids."""
+import hashlib
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+SESSION_COOKIE = "portico_session"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+@dataclass(frozen=True)
+class GoneLink:
+    code: str
+    title: str
+    message: str
+
+
+GONE_LINKS = {
+    "used": GoneLink(
+        "link_used",
+        "This setup link has already been used",
+        "Setup links work once. Ask the person who sent it to generate a new one from their product.",
+    ),
+    "expired": GoneLink(
+        "link_expired",
+        "This setup link has expired",
+        "Setup links are short-lived for your security. Ask the person who sent it for a new one.",
+    ),
+    "revoked": GoneLink(
+        "link_revoked",
+        "This setup link was revoked",
+        "Whoever shared it turned it off. Ask them for a new link if you still need to configure SSO.",
+    ),
+    "invalid": GoneLink(
+        "link_invalid",
+        "This setup link is not valid",
+        "Check that you copied the whole link. If it still fails, ask the person who sent it for a new one.",
+    ),
+}
+
+SESSION_OVER = {
+    "none": "Your setup session has ended. Open the setup link again, or ask for a new one.",
+    "expired": "Your setup session has expired. Ask the person who sent the link for a new one.",
+    "revoked": "The link this session came from was revoked, so the session has ended.",
+}
+
+
+@dataclass(frozen=True)
+class CookiePolicy:
+    secure: bool
+    samesite: str
+    partitioned: bool
+
+
+def cookie_policy(public_url: str) -> CookiePolicy:
+    """Secure, SameSite=None and partitioned (works in a third-party iframe) on https; plain-HTTP
+    loopback development cannot use Secure cookies, so it falls back to SameSite=Lax."""
+    if urlsplit(public_url).scheme == "https":
+        return CookiePolicy(secure=True, samesite="none", partitioned=True)
+    return CookiePolicy(secure=False, samesite="lax", partitioned=False)
+
+
+def derived_event_id(cause_event_id: str, subject_id: str) -> str:
+    """A stable id for an event caused by another one, so redelivery of the cause repeats the id."""
+    digest = hashlib.sha256(f"{cause_event_id}:{subject_id}".encode()).hexdigest()
+    return f"evt_{digest[:26]}"

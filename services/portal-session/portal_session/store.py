@@ -1,0 +1,225 @@
+"""Redis adapter for portal-session: link state, sessions, the event outbox, failed-redemption counters.
+
+Every decision that must be atomic (first redemption wins, a replayed `issued` never re-arms a link,
+revocation ends sessions) is one Lua script; Redis's own clock (TIME) decides expiry, so replicas
+with skewed clocks agree. Lua lives here and nowhere else.
+"""
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+PREFIX = "portico:ps:"
+OUTBOX_KEY = f"{PREFIX}outbox"
+# A link's state outlives its expiry by this much, so a late or replayed `issued` event finds the
+# tombstone instead of a blank slate (and is refused by time after that anyway).
+TOMBSTONE_GRACE_S = 8 * 24 * 3600
+
+
+def link_key(link_id: str) -> str:
+    return f"{PREFIX}link:{link_id}"
+
+
+def link_sessions_key(link_id: str) -> str:
+    return f"{PREFIX}link:{link_id}:sessions"
+
+
+def session_key(cookie_sha256: str) -> str:
+    return f"{PREFIX}session:{cookie_sha256}"
+
+
+def failures_key(client_address: str) -> str:
+    return f"{PREFIX}redeem-failures:{client_address}"
+
+
+_NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000\n"
+
+# KEYS: link. ARGV: org, kind, expire, token_sha256, return_url, success_url, grace.
+_APPLY_ISSUED = _NOW + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'known' end
+if tonumber(ARGV[3]) <= now then return 'expired' end
+redis.call('HSET', KEYS[1], 'state', 'live', 'org', ARGV[1], 'kind', ARGV[2], 'expire', ARGV[3],
+           'token_sha256', ARGV[4], 'return_url', ARGV[5], 'success_url', ARGV[6])
+redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(ARGV[3]) + tonumber(ARGV[7])))
+return 'armed'
+"""
+
+# KEYS: link, link sessions, session, outbox.
+# ARGV: org, kind, expire, token_sha256, session_id, csrf, idle_s, max_s, grace, redeemed_event, started_event, link_id.
+# Single-node Redis: scripts also touch keys they read from a session (its link), which a cluster would refuse.
+_REDEEM = _NOW + """
+local link = KEYS[1]
+local state = redis.call('HGET', link, 'state')
+if not state then
+  -- The issued event has not been consumed yet: the signed token speaks for the link.
+  if tonumber(ARGV[3]) <= now then return {'expired'} end
+  redis.call('HSET', link, 'state', 'live', 'org', ARGV[1], 'kind', ARGV[2], 'expire', ARGV[3],
+             'token_sha256', ARGV[4], 'return_url', '', 'success_url', '')
+  redis.call('EXPIREAT', link, math.ceil(tonumber(ARGV[3]) + tonumber(ARGV[9])))
+  state = 'live'
+end
+if redis.call('HGET', link, 'token_sha256') ~= ARGV[4] then return {'invalid'} end
+if state == 'revoked' then return {'revoked'} end
+if state == 'used' then return {'used'} end
+local expire = tonumber(redis.call('HGET', link, 'expire'))
+if expire <= now then return {'expired'} end
+if ARGV[2] == 'magic' then
+  redis.call('HSET', link, 'state', 'used', 'used_at', tostring(now))
+end
+local ends = now + tonumber(ARGV[8])
+if ARGV[2] == 'shareable' and expire < ends then ends = expire end
+redis.call('HSET', KEYS[3], 'id', ARGV[5], 'org', ARGV[1], 'link', KEYS[1], 'link_id', ARGV[12],
+           'kind', ARGV[2], 'csrf', ARGV[6], 'created', tostring(now), 'ends', tostring(ends))
+local ttl = math.min(tonumber(ARGV[7]), ends - now)
+redis.call('PEXPIRE', KEYS[3], math.max(1, math.floor(ttl * 1000)))
+redis.call('SADD', KEYS[2], KEYS[3])
+redis.call('EXPIREAT', KEYS[2], math.ceil(expire + tonumber(ARGV[9])))
+redis.call('RPUSH', KEYS[4], ARGV[10], ARGV[11])
+return {'ok', tostring(ends)}
+"""
+
+# KEYS: session. ARGV: idle_s. Returns the session's fields, or why it is over.
+_TOUCH = _NOW + """
+local s = redis.call('HMGET', KEYS[1], 'id', 'org', 'link', 'kind', 'csrf', 'ends', 'link_id')
+if not s[1] then return {'none'} end
+local link_state = redis.call('HMGET', s[3], 'state', 'expire')
+if link_state[1] == 'revoked' then redis.call('DEL', KEYS[1]); return {'revoked'} end
+local ends = tonumber(s[6])
+if s[4] == 'shareable' and link_state[2] and tonumber(link_state[2]) < ends then ends = tonumber(link_state[2]) end
+if ends <= now then redis.call('DEL', KEYS[1]); return {'expired'} end
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.floor(math.min(tonumber(ARGV[1]), ends - now) * 1000)))
+return {'ok', s[1], s[2], s[7], s[4], s[5], tostring(ends)}
+"""
+
+# KEYS: session, outbox. ARGV: ended_event. Ends a session once; the event is queued only if it was live.
+_END_SESSION = """
+if redis.call('DEL', KEYS[1]) == 1 then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+# KEYS: link. ARGV: org, grace. Marks a link revoked, creating a tombstone if its issue was never seen.
+_APPLY_REVOKED = _NOW + """
+local expire = redis.call('HGET', KEYS[1], 'expire')
+redis.call('HSET', KEYS[1], 'state', 'revoked', 'org', ARGV[1])
+if expire then
+  redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(expire) + tonumber(ARGV[2])))
+else
+  redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])))
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    session_id: str
+    organization_id: str
+    link_id: str
+    kind: str
+    csrf_token: str
+    ends_at: float  # unix seconds
+
+
+class PortalStore:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._apply_issued = redis.register_script(_APPLY_ISSUED)
+        self._redeem = redis.register_script(_REDEEM)
+        self._touch = redis.register_script(_TOUCH)
+        self._end_session = redis.register_script(_END_SESSION)
+        self._apply_revoked = redis.register_script(_APPLY_REVOKED)
+
+    async def apply_link_issued(
+        self, link_id: str, org: str, kind: str, expire: float, token_sha256: str, return_url: str, success_url: str
+    ) -> str:
+        result = await self._apply_issued(
+            keys=[link_key(link_id)],
+            args=[org, kind, repr(expire), token_sha256, return_url, success_url, TOMBSTONE_GRACE_S],
+        )
+        return result.decode()
+
+    async def redeem(
+        self,
+        *,
+        link_id: str,
+        org: str,
+        kind: str,
+        expire: float,
+        token_sha256: str,
+        cookie_sha256: str,
+        session_id: str,
+        csrf_token: str,
+        idle_s: int,
+        max_s: int,
+        events: tuple[bytes, bytes],
+    ) -> tuple[str, float | None]:
+        """('ok', session end) or (reason, None) where reason is used|expired|revoked|invalid."""
+        result = await self._redeem(
+            keys=[link_key(link_id), link_sessions_key(link_id), session_key(cookie_sha256), OUTBOX_KEY],
+            args=[
+                org, kind, repr(expire), token_sha256, session_id, csrf_token, idle_s, max_s, TOMBSTONE_GRACE_S,
+                *events, link_id,
+            ],
+        )
+        status = result[0].decode()
+        return (status, float(result[1])) if status == "ok" else (status, None)
+
+    async def touch_session(self, cookie_sha256: str, idle_s: int) -> LiveSession | str:
+        """The live session (its idle timer restarted), or why there is none: none|revoked|expired."""
+        result = await self._touch(keys=[session_key(cookie_sha256)], args=[idle_s])
+        status = result[0].decode()
+        if status != "ok":
+            return status
+        session_id, org, link_id, kind, csrf, ends = (value.decode() for value in result[1:])
+        return LiveSession(session_id, org, link_id, kind, csrf, float(ends))
+
+    async def end_session(self, session_key_name: str, ended_event: bytes) -> bool:
+        return bool(await self._end_session(keys=[session_key_name, OUTBOX_KEY], args=[ended_event]))
+
+    async def apply_link_revoked(self, link_id: str, org: str) -> None:
+        await self._apply_revoked(keys=[link_key(link_id)], args=[org, TOMBSTONE_GRACE_S])
+
+    async def sessions_of_link(self, link_id: str) -> list[tuple[str, str | None]]:
+        """(session key, public session id) for every session opened through the link."""
+        keys = [key.decode() for key in await self.redis.smembers(link_sessions_key(link_id))]
+        ids = [await self.redis.hget(key, "id") for key in keys]
+        return [(key, None if value is None else value.decode()) for key, value in zip(keys, ids, strict=True)]
+
+    async def forget_session_of_link(self, link_id: str, session_key_name: str) -> None:
+        await self.redis.srem(link_sessions_key(link_id), session_key_name)
+
+    async def link_urls(self, link_id: str) -> tuple[str | None, str | None]:
+        return_url, success_url = await self.redis.hmget(link_key(link_id), "return_url", "success_url")
+        return (return_url or b"").decode() or None, (success_url or b"").decode() or None
+
+    async def redemption_failures(self, client_address: str) -> tuple[int, int]:
+        """(failures in the current window, seconds until it resets)."""
+        key = failures_key(client_address)
+        count, ttl = await self.redis.get(key), await self.redis.ttl(key)
+        return int(count or 0), max(int(ttl), 1)
+
+    async def count_redemption_failure(self, client_address: str, window_s: int = 60) -> None:
+        key = failures_key(client_address)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window_s, nx=True)
+            await pipe.execute()
+
+
+def organization_key(organization_id: str) -> str:
+    return f"{PREFIX}org:{organization_id}"
+
+
+async def remember_organization(redis: Redis, organization_id: str, display_name: str, frame_ancestors: list[str]) -> None:
+    await redis.hset(
+        organization_key(organization_id),
+        mapping={"display_name": display_name, "frame_ancestors": " ".join(frame_ancestors)},
+    )
+
+
+async def organization_profile(redis: Redis, organization_id: str) -> tuple[str | None, list[str]]:
+    """(display name, allowed frame ancestors) as last learnt from organization events."""
+    name, ancestors = await redis.hmget(organization_key(organization_id), "display_name", "frame_ancestors")
+    return (name.decode() if name else None), (ancestors.decode().split() if ancestors else [])

@@ -106,10 +106,10 @@ def check_redirect_url(url: str, field: str, allowed_origins: set[str]) -> str:
 def shareable_lifetime(expires_in_seconds: int | None) -> timedelta:
     if expires_in_seconds is None:
         return SHAREABLE_LINK_DEFAULT_LIFETIME
-    if not 60 <= expires_in_seconds <= SHAREABLE_LINK_MAX_SECONDS:
+    if not 1 <= expires_in_seconds <= SHAREABLE_LINK_MAX_SECONDS:
         raise DomainError(
             "invalid_expiry",
-            f"expires_in_seconds must be between 60 and {SHAREABLE_LINK_MAX_SECONDS} (7 days).",
+            f"expires_in_seconds must be between 1 and {SHAREABLE_LINK_MAX_SECONDS} (7 days).",
             "expires_in_seconds",
         )
     return timedelta(seconds=expires_in_seconds)

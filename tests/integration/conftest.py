@@ -1,4 +1,5 @@
 """Integration fixtures: the real stack, database pools, Redis and Kafka clients, all on loopback."""
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
@@ -7,9 +8,12 @@ import pytest
 from faststream.kafka import KafkaBroker
 
 from shared.broker import make_broker
+from redis.asyncio import Redis
+
 from shared.db import create_pool
+from shared.redis_client import create_redis
 from shared.settings import Settings
-from tests.integration.stack import Stack, bring_up, tear_down
+from tests.integration.stack import ROOT, Stack, bring_up, tear_down
 
 
 STACK_MODE = pytest.StashKey[str]()
@@ -30,8 +34,47 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     running = bring_up()
     request.config.stash[STACK_MODE] = running.mode
+    load_local_secrets()
     yield running
     tear_down(running)
+
+
+def load_local_secrets() -> None:
+    """The per-machine secrets deploy/local made, so tests can sign, vouch and decrypt like the services."""
+    secrets_file = ROOT / ".run" / "secrets.env"
+    if secrets_file.exists():
+        for line in secrets_file.read_text().splitlines():
+            name, _, value = line.partition("=")
+            os.environ.setdefault(name, value)
+
+
+@pytest.fixture(scope="session")
+def settings(stack: Stack) -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+async def api_key(settings: Settings) -> str:
+    from link_issuer.admin import create_api_key
+
+    _, key = await create_api_key(settings, "integration tests")
+    return key
+
+
+@pytest.fixture
+async def api(proxy_url: str, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A management API client with a valid key."""
+    async with httpx.AsyncClient(
+        base_url=proxy_url, timeout=10, headers={"Authorization": f"Bearer {api_key}"}
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def redis_client(stack: Stack, settings: Settings) -> AsyncIterator[Redis]:
+    client = create_redis(settings.redis_url)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -132,7 +132,8 @@ def install_routes(
             events=(redeemed.to_bytes(), started.to_bytes()),
         )
         if status != "ok" or ends_at is None:
-            await portal.count_redemption_failure(address)
+            if status == "invalid":  # only a token we did not issue can be a guess
+                await portal.count_redemption_failure(address)
             return link_gone(request, status)
         relay.wake()
         response = RedirectResponse("/portal/", status_code=303)

@@ -1,0 +1,45 @@
+"""Read what Portico publishes: a consumer that starts at the current end of a topic, outside any group."""
+import asyncio
+import time
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.events import CloudEvent
+
+
+class KafkaTap:
+    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+        self._topic = topic
+        self.seen: list[CloudEvent] = []
+
+    async def __aenter__(self) -> "KafkaTap":
+        await self._consumer.start()
+        # An unsubscribed consumer knows no partitions yet: ask the cluster.
+        metadata = await self._consumer._client.fetch_all_metadata()  # noqa: SLF001 - aiokafka has no public call
+        partitions = [TopicPartition(self._topic, p) for p in metadata.partitions_for_topic(self._topic) or set()]
+        if not partitions:
+            await self._consumer.stop()
+            raise RuntimeError(f"topic {self._topic} has no partitions (is the stack up?)")
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_end(*partitions)
+        for partition in partitions:  # resolve the end offsets now, before the test acts
+            await self._consumer.position(partition)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._consumer.stop()
+
+    async def wait_for(self, matches: Callable[[CloudEvent], bool], count: int = 1, timeout_s: float = 10) -> list[CloudEvent]:
+        """Events published since the tap opened that match, once `count` are in or the time is up."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batches = await self._consumer.getmany(timeout_ms=100)
+            for records in batches.values():
+                self.seen.extend(CloudEvent.from_bytes(record.value) for record in records if record.value)
+            found = [event for event in self.seen if matches(event)]
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0)
+        return [event for event in self.seen if matches(event)]

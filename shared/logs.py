@@ -36,7 +36,7 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     return event_dict
 
 
-def configure_logging(service: str, level: str = "info", fmt: str = "json", stream: TextIO = sys.stdout) -> None:
+def configure_logging(service: str, level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
     """Route structlog and the standard library (uvicorn, aiokafka) through one redacting renderer."""
     def add_service(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         event_dict.setdefault("service", service)
@@ -60,7 +60,7 @@ def configure_logging(service: str, level: str = "info", fmt: str = "json", stre
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(stream)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared_processors,

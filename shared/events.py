@@ -105,6 +105,7 @@ class ConnectionViewed(EventData):
     event_type: ClassVar[str] = "portico.connection.viewed"
     topic: ClassVar[str] = TOPIC_CONNECTIONS
     connection_id: str | None = Field(default=None, description="None when a list of connections was viewed.")
+    connection_ids: list[str] | None = Field(default=None, description="The connections a list view showed.")
 
 
 class ConnectionCreated(ConnectionEvent):

@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     # every one decrypts (rotation). The default is public and only for development: services warn.
     encryption_keys: SecretStr = SecretStr(DEVELOPMENT_ENCRYPTION_KEYS)
 
+    # audit: the service reads and appends as this restricted role (no UPDATE, DELETE or TRUNCATE);
+    # unset means role portico_audit_writer on audit_database_url's server and database, while
+    # audit_database_url (the owner) only runs migrations and archiving. See docs/audit.md.
+    audit_writer_database_url: SecretStr | None = None
+    # Days a record stays in the live log before `python -m audit.archive` may move it to a file; 0 = forever.
+    audit_retention_days: int = 0
+    # Base64 of a 32-byte Ed25519 seed; when set, chain heads are signed into audit_checkpoint.
+    audit_checkpoint_signing_key: SecretStr | None = None
+    audit_checkpoint_interval_s: int = 60
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -229,3 +229,10 @@ def test_sp_metadata_is_read_by_a_real_saml_library():
     acs = descriptor.spsso_descriptor[0].assertion_consumer_service[0]
     assert acs.location == "https://sso.example.com/sso/saml/conn_0123/acs"
     assert acs.binding == "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+
+
+@pytest.mark.parametrize("encoding", ["UTF-16", "ISO-8859-1", "utf-8"])
+def test_pasted_metadata_ignores_the_encoding_it_declared_as_a_file(encoding):
+    document = vendor_metadata("okta", make_certificate()).replace('encoding="UTF-8"', f'encoding="{encoding}"')
+    metadata = saml.parse_idp_metadata(saml.pasted_metadata(document), now=NOW, field=FIELD)
+    assert metadata.entity_id == "http://www.okta.com/exk1fcia6d6EMsf331d8"

@@ -1,16 +1,28 @@
-"""Wiring for connection-config: Postgres (with the outbox relay) and Kafka."""
+"""Wiring for connection-config: Postgres (with the outbox relay), Kafka, the key ring and the HTTP routes."""
 from pathlib import Path
 
+import structlog
 from fastapi import FastAPI
 
+from connection_config.api import install_domain_errors, router
+from connection_config.connections import ConnectionService
+from connection_config.handlers import register_handlers
+from connection_config.outbound import Fetcher, OutboundPolicy
+from connection_config.secretbox import Keyring
 from shared.broker import make_broker
+from shared.ids import SystemClock
 from shared.runtime import ServiceRuntime
-from shared.settings import Settings
+from shared.settings import DEVELOPMENT_ENCRYPTION_KEYS, Settings
 
 SERVICE = "connection-config"
+log = structlog.get_logger("connection_config.app")
 
 
 def create_app(settings: Settings) -> FastAPI:
+    keys = settings.encryption_keys.get_secret_value()
+    if keys == DEVELOPMENT_ENCRYPTION_KEYS:
+        log.warning("encryption.development_key_in_use",
+                    hint="set PORTICO_ENCRYPTION_KEYS; secrets are encrypted with a publicly known key")
     runtime = ServiceRuntime(
         name=SERVICE,
         settings=settings,
@@ -19,4 +31,15 @@ def create_app(settings: Settings) -> FastAPI:
         migrations=Path(__file__).parent / "migrations",
         relay_outbox=True,
     )
-    return runtime.http_app()
+    register_handlers(runtime.broker, runtime)
+    app = runtime.http_app()
+    app.state.connections = ConnectionService(
+        pool=runtime.require_pool,
+        keyring=Keyring.from_setting(keys),
+        fetcher=Fetcher(OutboundPolicy.from_setting(settings.outbound_allow_hosts)),
+        clock=SystemClock(),
+        public_url=settings.public_url,
+    )
+    install_domain_errors(app)
+    app.include_router(router)
+    return app

@@ -94,8 +94,8 @@ def install_routes(
     @router.get("/l/{token}", include_in_schema=False)
     async def redeem_link(token: str, request: Request) -> Response:
         address = client_address(request)
-        failures, retry_after = await portal.redemption_failures(address)
-        if failures >= settings.redeem_failures_per_minute:
+        if await portal.redemption_failures(address) >= settings.redeem_failures_per_minute:
+            retry_after = await portal.failure_window_left(address)
             body = error_body("too_many_attempts", f"Too many invalid setup links from your address; retry in {retry_after}s.")
             return JSONResponse(body, status_code=429, headers={"Retry-After": str(retry_after)})
         try:

@@ -194,11 +194,13 @@ class PortalStore:
         return_url, success_url = await self.redis.hmget(link_key(link_id), "return_url", "success_url")
         return (return_url or b"").decode() or None, (success_url or b"").decode() or None
 
-    async def redemption_failures(self, client_address: str) -> tuple[int, int]:
-        """(failures in the current window, seconds until it resets)."""
-        key = failures_key(client_address)
-        count, ttl = await self.redis.get(key), await self.redis.ttl(key)
-        return int(count or 0), max(int(ttl), 1)
+    async def redemption_failures(self, client_address: str) -> int:
+        """Failed redemptions from this address in the current window."""
+        return int(await self.redis.get(failures_key(client_address)) or 0)
+
+    async def failure_window_left(self, client_address: str) -> int:
+        """Seconds until the address's failure window resets."""
+        return max(int(await self.redis.ttl(failures_key(client_address))), 1)
 
     async def count_redemption_failure(self, client_address: str, window_s: int = 60) -> None:
         key = failures_key(client_address)

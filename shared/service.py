@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 
 import structlog
 import uvicorn
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import install_error_handlers
 from shared.logs import configure_logging
@@ -38,18 +39,35 @@ async def connect_with_retry(name: str, connect: Callable[[], Awaitable[T]], tim
             delay = min(delay * 2, 2.0)
 
 
+class RequestIdMiddleware:
+    """Binds X-Request-ID (the proxy's, or a new one) to every log line of the request and echoes it.
+
+    Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task and a copy per request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), None) or uuid.uuid4().hex
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            await self.app(scope, receive, send_with_id)
+
+
 def create_http_app(service: str, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
     app = FastAPI(title=f"Portico {service}", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
-
-    @app.middleware("http")
-    async def bind_request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            response = await call_next(request)
-        response.headers["X-Request-ID"] = request_id
-        return response
-
+    app.add_middleware(RequestIdMiddleware)
     return app
 
 

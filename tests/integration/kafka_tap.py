@@ -1,4 +1,4 @@
-"""Read what Portico publishes: a consumer that starts at the current end of a topic, outside any group."""
+"""Read what Portico publishes: a consumer outside any group, from the current end of a topic (or its start)."""
 import asyncio
 import time
 from collections.abc import Callable
@@ -9,9 +9,10 @@ from shared.events import CloudEvent
 
 
 class KafkaTap:
-    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, *, from_beginning: bool = False) -> None:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
         self._topic = topic
+        self._from_beginning = from_beginning
         self.seen: list[CloudEvent] = []
 
     async def __aenter__(self) -> "KafkaTap":
@@ -23,7 +24,10 @@ class KafkaTap:
             await self._consumer.stop()
             raise RuntimeError(f"topic {self._topic} has no partitions (is the stack up?)")
         self._consumer.assign(partitions)
-        await self._consumer.seek_to_end(*partitions)
+        if self._from_beginning:
+            await self._consumer.seek_to_beginning(*partitions)
+        else:
+            await self._consumer.seek_to_end(*partitions)
         for partition in partitions:  # resolve the end offsets now, before the test acts
             await self._consumer.position(partition)
         return self

@@ -1,5 +1,4 @@
 """Transactional outbox: enqueue events with the change that caused them; one relay per database publishes them."""
-import asyncio
 from collections.abc import Iterable
 
 import asyncpg
@@ -8,6 +7,7 @@ from faststream.kafka import KafkaBroker
 
 from shared.broker import publish_events
 from shared.events import CloudEvent
+from shared.relay import RelayLoop
 
 log = structlog.get_logger("shared.outbox")
 
@@ -24,7 +24,7 @@ async def enqueue_events(conn: asyncpg.Connection, events: Iterable[CloudEvent])
     await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
-class OutboxRelay:
+class OutboxRelay(RelayLoop):
     """Publishes outbox rows in commit order and deletes them once Kafka has acknowledged them.
 
     One relay per database is active at a time (a session advisory lock), which keeps one
@@ -32,69 +32,38 @@ class OutboxRelay:
     the batch: delivery is at-least-once and consumers deduplicate by event id.
     """
 
+    name = "outbox_relay"
+
     def __init__(
         self, pool: asyncpg.Pool, broker: KafkaBroker, *, poll_interval_s: float = 0.5, batch_size: int = 500
     ) -> None:
+        super().__init__(poll_interval_s)
         self._pool = pool
         self._broker = broker
-        self._poll_interval_s = poll_interval_s
         self._batch_size = batch_size
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _run(self) -> None:
-        backoff_s = self._poll_interval_s
-        while True:
-            try:
-                await self._lead_while_possible()
-                backoff_s = self._poll_interval_s
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # Kafka or Postgres away: keep the rows, retry later
-                log.warning("outbox.relay_failed", error=repr(error), retry_in_s=backoff_s)
-                await asyncio.sleep(backoff_s)
-                backoff_s = min(backoff_s * 2, 5.0)
-
-    async def _lead_while_possible(self) -> None:
+    async def step(self) -> bool:
+        """Lead while this replica holds the lock; otherwise let the poll interval pass."""
         async with self._pool.acquire() as conn:
             if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", _RELAY_LOCK):
-                await asyncio.sleep(self._poll_interval_s)  # another replica relays this database
-                return
+                return False  # another replica relays this database
             await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
             try:
-                await self._drain_forever(conn)
+                while True:
+                    self._wake.clear()
+                    if not await self._publish_batch(conn):
+                        await self.idle()
             finally:
                 await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
                 await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", _RELAY_LOCK)
 
     def _on_notify(self, *_: object) -> None:
-        self._wake.set()
+        self.wake()
 
-    async def _drain_forever(self, conn: asyncpg.Connection) -> None:
-        while True:
-            self._wake.clear()  # before reading, so a NOTIFY that lands mid-read is not lost
-            rows = await conn.fetch(
-                "SELECT position, payload FROM outbox ORDER BY position LIMIT $1", self._batch_size
-            )
-            if not rows:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
-                except TimeoutError:
-                    pass
-                continue
+    async def _publish_batch(self, conn: asyncpg.Connection) -> int:
+        rows = await conn.fetch("SELECT position, payload FROM outbox ORDER BY position LIMIT $1", self._batch_size)
+        if rows:
             await publish_events(self._broker, [CloudEvent.from_bytes(row["payload"]) for row in rows])
-            await conn.execute(
-                "DELETE FROM outbox WHERE position = ANY($1::bigint[])", [row["position"] for row in rows]
-            )
+            await conn.execute("DELETE FROM outbox WHERE position = ANY($1::bigint[])", [row["position"] for row in rows])
             log.debug("outbox.published", count=len(rows))
+        return len(rows)

@@ -1,19 +1,10 @@
 """Checks of URLs an admin enters or an IdP publishes (syntax only; reaching them is outbound.py's job)."""
-import ipaddress
 from urllib.parse import urlsplit
 
 from connection_config.model import ConnectionProblem
+from shared.net import is_loopback_host
 
 MAX_URL_LENGTH = 2048
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def host_port(url: str) -> str:

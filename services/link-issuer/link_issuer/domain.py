@@ -1,11 +1,12 @@
 """Pure rules of link-issuer: organizations, link lifetimes, redirect and framing origins, API key format."""
 import hashlib
 import hmac
-import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
+
+from shared.net import is_loopback_host
 
 MAGIC_LINK_LIFETIME = timedelta(minutes=5)
 SHAREABLE_LINK_DEFAULT_LIFETIME = timedelta(days=7)
@@ -52,15 +53,6 @@ class PortalLink:
     revoked: bool
     return_url: str | None = None
     success_url: str | None = None
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def normalize_origin(value: str, field: str) -> str:

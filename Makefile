@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export PORTICO_VENV := $(abspath $(VENV))
 
-.PHONY: install up down run logs status test test-unit test-integration clean
+.PHONY: install up down run logs status test test-unit test-integration bench clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,10 @@ test-unit: install
 
 test-integration: install
 	$(PY) -m pytest -q tests/integration
+
+# Benchmarks print their tables and write JSON under bench/results/ (git-ignored). They need the stack.
+bench: up
+	$(PY) -m bench.links
 
 clean: down
 	rm -rf .run

@@ -13,6 +13,9 @@ RUN pip install --no-cache-dir -r requirements.lock
 COPY pyproject.toml ./
 COPY shared/ shared/
 COPY services/ services/
+COPY cli/ cli/
+# The portal's IdP guides: services/portal-session/portal_session/guides links here.
+COPY docs/guides/ docs/guides/
 RUN pip install --no-cache-dir --no-deps .
 
 FROM python:3.11-slim-bookworm

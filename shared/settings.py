@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     audit_checkpoint_signing_key: SecretStr | None = None
     audit_checkpoint_interval_s: int = 60
 
+    # portal branding: the SaaS vendor's name, logo (an https URL, or a path on Portico's origin) and
+    # accent colour (#rgb or #rrggbb) on every page the IT admin sees.
+    portal_product_name: str = "Portico"
+    portal_logo_url: str = ""
+    portal_accent_color: str = "#3b5bdb"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

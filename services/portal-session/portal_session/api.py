@@ -2,7 +2,6 @@
 session's organization (never one taken from the browser)."""
 import hashlib
 import hmac
-import html
 import re
 import secrets
 import time
@@ -10,16 +9,18 @@ from typing import Annotated
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
+from portal_session.branding import brand_from_settings
 from portal_session.domain import (
     CSRF_HEADER,
     GONE_LINKS,
     SESSION_COOKIE,
     SESSION_OVER,
-    GoneLink,
     cookie_policy,
 )
+from portal_session.embedding import PROBE_COOKIE, PROBE_PARAM, redeem_step
+from portal_session.pages import PortalPages
 from portal_session.store import LiveSession, PortalStore, organization_profile, session_key
 from shared.errors import APIError, error_body
 from shared.events import Actor, CloudEvent, PortalLinkRedeemed, PortalSessionEnded, PortalSessionStarted
@@ -31,7 +32,7 @@ from shared.internal_auth import (
     ORGANIZATION_HEADER,
     USER_AGENT_HEADER,
 )
-from shared.link_tokens import InvalidLinkToken, read_link_token, token_sha256
+from shared.link_tokens import InvalidLinkToken, LinkClaims, read_link_token, token_sha256
 from shared.redis_outbox import RedisOutboxRelay
 from shared.settings import Settings
 
@@ -59,15 +60,6 @@ def wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-def gone_page(link: GoneLink) -> str:
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(link.title)} · Portico</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2933}}
-h1{{font-size:1.4rem}}</style></head>
-<body><main><h1>{html.escape(link.title)}</h1><p>{html.escape(link.message)}</p></main></body></html>"""
-
-
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -85,11 +77,11 @@ def install_routes(
     internal_token = settings.internal_token.get_secret_value()
     router = APIRouter(prefix="/portal")
 
-    def link_gone(request: Request, reason: str) -> Response:
+    async def link_gone(request: Request, reason: str, claims: LinkClaims | None) -> Response:
         link = GONE_LINKS[reason]
         if wants_json(request):
             return JSONResponse(error_body(link.code, f"{link.title}. {link.message}"), status_code=410)
-        return HTMLResponse(gone_page(link), status_code=410)
+        return await pages.gone(link, claims.organization_id if claims else None)
 
     @router.get("/l/{token}", include_in_schema=False)
     async def redeem_link(token: str, request: Request) -> Response:
@@ -102,7 +94,15 @@ def install_routes(
             claims = read_link_token(token, signing_key)
         except InvalidLinkToken:
             await portal.count_redemption_failure(address)
-            return link_gone(request, "invalid")
+            return await link_gone(request, "invalid", None)
+        step = redeem_step(
+            fetch_dest=request.headers.get("sec-fetch-dest"),
+            fetch_site=request.headers.get("sec-fetch-site"),
+            has_probe_cookie=PROBE_COOKIE in request.cookies,
+            probe_requested=PROBE_PARAM in request.query_params,
+        )
+        if step != "redeem" and not wants_json(request):
+            return await pages.link_in_frame(step, token, claims)
 
         session_id = new_id("ses")
         cookie = secrets.token_urlsafe(32)
@@ -134,7 +134,7 @@ def install_routes(
         if status != "ok" or ends_at is None:
             if status == "invalid":  # only a token we did not issue can be a guess
                 await portal.count_redemption_failure(address)
-            return link_gone(request, status)
+            return await link_gone(request, status, claims)
         relay.wake()
         response = RedirectResponse("/portal/", status_code=303)
         response.set_cookie(
@@ -205,19 +205,29 @@ def install_routes(
         relay.wake()
         return {"ended": True, "success_url": success_url}
 
-    @router.api_route("/api/connections{rest:path}", methods=["GET", "POST", "PATCH", "DELETE"])
-    async def forward_connections(rest: str, request: Request, session: Session) -> Response:
-        if not _CONNECTION_PATH.match(rest):
-            raise APIError(404, "not_found", "No such connection path.")
-        if request.method != "GET":
-            require_csrf(request, session)
-        headers = {
+    def vouched_headers(request: Request, session: LiveSession) -> dict[str, str]:
+        return {
             INTERNAL_TOKEN_HEADER: internal_token,
             ACTOR_HEADER: f"portal_session:{session.session_id}",
             ORGANIZATION_HEADER: session.organization_id,
             CLIENT_ADDRESS_HEADER: client_address(request),
             USER_AGENT_HEADER: request.headers.get("user-agent", ""),
         }
+
+    async def read_connections(session: LiveSession, request: Request, rest: str) -> httpx.Response:
+        """A GET on connection-config for a page, as the session (the same vouching as forwarding)."""
+        assert connections.client is not None
+        return await connections.client.get(f"/internal/portal/connections{rest}", headers=vouched_headers(request, session))
+
+    pages = PortalPages(settings, portal, brand_from_settings(settings), current_session, read_connections)
+
+    @router.api_route("/api/connections{rest:path}", methods=["GET", "POST", "PATCH", "DELETE"])
+    async def forward_connections(rest: str, request: Request, session: Session) -> Response:
+        if not _CONNECTION_PATH.match(rest):
+            raise APIError(404, "not_found", "No such connection path.")
+        if request.method != "GET":
+            require_csrf(request, session)
+        headers = vouched_headers(request, session)
         for name in ("content-type", "if-match"):
             if name in request.headers:
                 headers[name] = request.headers[name]
@@ -238,16 +248,7 @@ def install_routes(
             headers={k: v for k, v in upstream.headers.items() if k.lower() in _FORWARDED_RESPONSE_HEADERS},
         )
 
-    @router.get("/", include_in_schema=False)
-    async def portal_home(request: Request) -> HTMLResponse:
-        return HTMLResponse(
-            """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Portico · SSO setup</title></head>
-<body><main><h1>SSO setup</h1><p id="status">Loading your setup session…</p></main>
-<script>fetch('/portal/api/session',{headers:{Accept:'application/json'}}).then(r=>r.json()).then(b=>{
-document.getElementById('status').textContent=b.session?('Setting up single sign-on for '+(b.session.organization.display_name||b.session.organization.id)+'.'):b.error.message;});</script>
-</body></html>"""
-        )
-
+    pages.install(router)
     app.include_router(router)
 
 

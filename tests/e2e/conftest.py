@@ -1,0 +1,172 @@
+"""Browser tests of the portal against the running stack: Debian's Chromium driven by Playwright.
+
+The stack fixtures come from tests/conftest.py (the same running stack and API key as the integration tests). Screenshots of
+every step land in .run/e2e/screenshots/<test>/ (git-ignored, kept after the run)."""
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
+
+from tests.integration.stack import LOCAL, ROOT, is_ours
+
+CHROMIUM = os.environ.get("PORTICO_E2E_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOTS = ROOT / ".run" / "e2e" / "screenshots"
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        yield launched
+        await launched.close()
+
+
+@dataclass
+class ConsoleErrors:
+    """Errors a page logged: script exceptions and console.error, plus the browser's own error lines."""
+
+    messages: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page) -> None:
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.messages.append(f"pageerror: {error}"))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.messages.append(f"{message.text} @ {message.location.get('url', '')}")
+
+    def unexpected(self, *allowed: str) -> list[str]:
+        """Errors other than the browser's log of an API answer the test provoked on purpose
+        (for example "Failed to load resource: … status of 422")."""
+        return [m for m in self.messages if not any(re.search(pattern, m) for pattern in allowed)]
+
+
+@dataclass
+class Screenshots:
+    folder: Path
+    count: int = 0
+
+    async def take(self, page: Page, name: str, *, full_page: bool = True) -> Path:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{name}.png"
+        await page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+
+@pytest.fixture
+def screenshots(request: pytest.FixtureRequest) -> Screenshots:
+    folder = SCREENSHOTS / re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return Screenshots(folder)
+
+
+@pytest.fixture
+async def context(browser: Browser, proxy_url: str) -> AsyncIterator[BrowserContext]:  # noqa: F811
+    created = await browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-GB", timezone_id="UTC")
+    created.set_default_timeout(TIMEOUT_MS)
+    await created.grant_permissions(["clipboard-read", "clipboard-write"], origin=proxy_url)
+    yield created
+    await created.close()
+
+
+@pytest.fixture
+async def page(context: BrowserContext) -> AsyncIterator[Page]:
+    opened = await context.new_page()
+    yield opened
+
+
+@pytest.fixture
+def console(page: Page) -> ConsoleErrors:
+    errors = ConsoleErrors()
+    errors.watch(page)
+    return errors
+
+
+async def create_organization(api: httpx.AsyncClient, name: str, frame_ancestors: list[str] | None = None) -> str:  # noqa: F811
+    body: dict[str, object] = {"display_name": name}
+    if frame_ancestors:
+        body["allowed_frame_ancestors"] = frame_ancestors
+    response = await api.post("/api/v1/organizations", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["organization"]["id"]
+
+
+async def magic_link(api: httpx.AsyncClient, org_id: str, **body: object) -> str:  # noqa: F811
+    response = await api.put(f"/api/v1/organizations/{org_id}/portal_links", json=body or None)
+    assert response.status_code == 200, response.text
+    return response.json()["link"]["location"]
+
+
+async def shareable_link(api: httpx.AsyncClient, org_id: str, expires_in_seconds: int | None = None) -> str:  # noqa: F811
+    body: dict[str, object] = {"kind": "shareable"}
+    if expires_in_seconds is not None:
+        body["expires_in_seconds"] = expires_in_seconds
+    response = await api.post(f"/api/v1/organizations/{org_id}/portal_links", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["link"]["location"]
+
+
+async def managed_connections(api: httpx.AsyncClient, org_id: str) -> list[dict]:  # noqa: F811
+    response = await api.get(f"/api/v1/organizations/{org_id}/connections")
+    assert response.status_code == 200, response.text
+    return response.json()["connections"]
+
+
+def _services(action: str, env: dict[str, str]) -> None:
+    result = subprocess.run(
+        ["bash", str(LOCAL / "services.sh"), action, "connection-config"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def _wait_ready(proxy: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{proxy}/internal/health/connection-config/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("connection-config did not become ready")
+
+
+@contextmanager
+def connection_config_allowing(proxy: str, host_port: str) -> Iterator[None]:
+    """Restart connection-config so outbound fetches may reach `host_port` on loopback, then restore it
+    (restarted without PORTICO_OUTBOUND_ALLOW_HOSTS) whatever happens."""
+    if not is_ours("connection-config"):
+        pytest.skip("connection-config was not started by deploy/local, so it cannot be restarted here")
+    plain = {k: v for k, v in os.environ.items() if k != "PORTICO_OUTBOUND_ALLOW_HOSTS"}
+    _services("stop", plain)
+    try:
+        _services("start", {**plain, "PORTICO_OUTBOUND_ALLOW_HOSTS": host_port})
+        _wait_ready(proxy)
+        yield
+    finally:
+        _services("stop", plain)
+        _services("start", plain)
+        _wait_ready(proxy)
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path

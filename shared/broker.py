@@ -1,11 +1,14 @@
 """The Kafka broker every service uses: idempotent producer, low-latency consumers, CloudEvents in and out."""
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from pydantic import ValidationError
 
 from shared.events import CONTENT_TYPE, CloudEvent
@@ -20,10 +23,48 @@ log = structlog.get_logger("shared.broker")
 FETCH_MAX_WAIT_MS = 200
 
 
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.kafka_security_protocol.endswith("SSL"):
+        return None
+    return ssl.create_default_context(cafile=settings.kafka_ssl_ca_file or None)
+
+
+def kafka_security(settings: Settings) -> BaseSecurity | None:
+    """How the services authenticate to Kafka: nothing, TLS, or SASL/SCRAM (over TLS or not)."""
+    context = _ssl_context(settings)
+    if settings.kafka_security_protocol.startswith("SASL"):
+        scram = SASLScram256 if settings.kafka_sasl_mechanism == "SCRAM-SHA-256" else SASLScram512
+        return scram(
+            settings.kafka_sasl_username,
+            settings.kafka_sasl_password.get_secret_value(),
+            ssl_context=context,
+            use_ssl=settings.kafka_security_protocol == "SASL_SSL",
+        )
+    return BaseSecurity(ssl_context=context) if context else None
+
+
+def aiokafka_options(settings: Settings) -> dict[str, Any]:
+    """The same connection settings for plain aiokafka clients (the topic admin, tools, tests)."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if context := _ssl_context(settings):
+        options["ssl_context"] = context
+    if settings.kafka_security_protocol.startswith("SASL"):
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": settings.kafka_sasl_password.get_secret_value(),
+        }
+    return options
+
+
 def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
     """A broker whose producer is idempotent (acks=all) so a retried send never duplicates or reorders."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=kafka_security(settings),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",

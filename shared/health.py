@@ -23,15 +23,31 @@ async def redis_ready(redis: Redis) -> bool:
     return bool(await redis.ping())
 
 
-async def kafka_ready(broker: KafkaBroker) -> bool:
-    return await broker.ping(timeout=CHECK_TIMEOUT_S)
+async def kafka_ready(broker: KafkaBroker, connect_problem: str | None) -> bool:
+    """Kafka answers; before the broker has connected once, say why it has not."""
+    if connect_problem is not None:
+        raise DependencyDown(connect_problem)
+    if not await broker.ping(timeout=CHECK_TIMEOUT_S):
+        raise DependencyDown(f"no answer within {CHECK_TIMEOUT_S:.0f}s")
+    return True
 
 
-async def _run_check(check: ReadinessCheck) -> bool:
+class DependencyDown(Exception):
+    """A readiness check's own words for why a dependency is down."""
+
+
+async def _run_check(check: ReadinessCheck) -> str | None:
+    """None when the dependency is up, else why it is not (an operator reads this in /readyz)."""
     try:
-        return await asyncio.wait_for(check(), CHECK_TIMEOUT_S * 2)
-    except Exception:
-        return False
+        if await asyncio.wait_for(check(), CHECK_TIMEOUT_S * 2):
+            return None
+        return "check failed"
+    except DependencyDown as problem:
+        return str(problem)
+    except TimeoutError:
+        return f"no answer within {CHECK_TIMEOUT_S * 2:.0f}s"
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"[:300]
 
 
 def health_router(service: str, checks: Mapping[str, ReadinessCheck]) -> APIRouter:
@@ -43,12 +59,14 @@ def health_router(service: str, checks: Mapping[str, ReadinessCheck]) -> APIRout
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:
-        results = await asyncio.gather(*(_run_check(check) for check in checks.values()))
-        status = dict(zip(checks, ("up" if ok else "down" for ok in results), strict=True))
-        ready = all(results)
-        return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "service": service, "checks": status},
-            status_code=200 if ready else 503,
-        )
+        problems = dict(zip(checks, await asyncio.gather(*(_run_check(check) for check in checks.values())), strict=True))
+        body: dict[str, object] = {
+            "status": "not_ready" if any(problems.values()) else "ready",
+            "service": service,
+            "checks": {name: "down" if problem else "up" for name, problem in problems.items()},
+        }
+        if any(problems.values()):
+            body["problems"] = {name: problem for name, problem in problems.items() if problem}
+        return JSONResponse(body, status_code=503 if any(problems.values()) else 200)
 
     return router

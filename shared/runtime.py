@@ -1,4 +1,5 @@
 """A service's resources (Postgres pool, Redis, Kafka broker, outbox relay) and the lifespan that opens them."""
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,15 @@ from shared.service import connect_with_retry, create_http_app
 from shared.settings import Settings
 
 log = structlog.get_logger("shared.runtime")
+
+
+def describe_kafka_error(error: Exception) -> str:
+    """A one-line reason an operator can act on (aiokafka's own messages are often just 'bootstrap')."""
+    text = f"{type(error).__name__}: {error}"
+    cause = error.__cause__ or error.__context__
+    if cause is not None:
+        text += f" (caused by {type(cause).__name__}: {cause})"
+    return text[:300]
 
 
 class Component(Protocol):
@@ -43,6 +53,9 @@ class ServiceRuntime:
     components: list[Component] = field(default_factory=list)
     pool: asyncpg.Pool | None = field(default=None, init=False)
     relay: OutboxRelay | None = field(default=None, init=False)
+    # Why the broker has not connected yet (None once it has): /readyz shows it, e.g. a SASL failure.
+    kafka_problem: str | None = field(default="not connected yet", init=False)
+    _kafka_connect: asyncio.Task[None] | None = field(default=None, init=False)
 
     def require_pool(self) -> asyncpg.Pool:
         """The open pool; subscribers start only after it is open, so None here is a wiring bug."""
@@ -51,7 +64,7 @@ class ServiceRuntime:
         return self.pool
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
-        checks: dict[str, ReadinessCheck] = {"kafka": lambda: kafka_ready(self.broker)}
+        checks: dict[str, ReadinessCheck] = {"kafka": lambda: kafka_ready(self.broker, self.kafka_problem)}
         if self.database_url is not None:
             checks["postgres"] = lambda: postgres_ready(self.pool)
         if self.redis is not None:
@@ -77,7 +90,9 @@ class ServiceRuntime:
         if self.redis is not None:
             redis = self.redis
             await connect_with_retry("redis", redis.ping)
-        await connect_with_retry("kafka", self.broker.start)
+        # Kafka connects in the background: the service answers /readyz (with the reason) meanwhile,
+        # and what it publishes waits in its outbox.
+        self._kafka_connect = asyncio.create_task(self._connect_kafka(), name="kafka-connect")
         if self.relay_outbox and self.pool is not None:
             self.relay = OutboxRelay(
                 self.pool, self.broker, poll_interval_s=self.settings.outbox_poll_interval_ms / 1000
@@ -86,7 +101,23 @@ class ServiceRuntime:
         for component in self.components:
             component.start()
 
+    async def _connect_kafka(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self.broker.start()
+                self.kafka_problem = None
+                log.info("kafka.connected", service=self.name)
+                return
+            except Exception as error:
+                self.kafka_problem = describe_kafka_error(error)
+                log.warning("kafka.not_connected", problem=self.kafka_problem, retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     async def _close(self) -> None:
+        if self._kafka_connect is not None:
+            self._kafka_connect.cancel()
         for component in reversed(self.components):
             await component.stop()
         if self.relay is not None:

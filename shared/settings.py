@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     audit_port: int = 8104
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # PLAINTEXT locally; SASL_SSL with SCRAM where a cluster requires it (see shared/broker.py).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_ca_file: str = ""  # PEM bundle to trust for SSL/SASL_SSL; empty = system CAs
     kafka_topic_partitions: int = 6
     kafka_replication_factor: int = 1
     redis_url: str = "redis://127.0.0.1:6379/0"

@@ -4,6 +4,7 @@ import asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared.broker import aiokafka_options
 from shared.events import ALL_TOPICS
 from shared.logs import configure_logging, get_logger
 from shared.settings import Settings, get_settings
@@ -13,7 +14,7 @@ log = get_logger("shared.topics")
 
 async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
     """Create every missing topic with the configured partitions; return the names it created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings), request_timeout_ms=10_000)
     await asyncio.wait_for(admin.start(), timeout_s)
     try:
         existing = set(await admin.list_topics())

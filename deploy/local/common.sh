@@ -10,7 +10,7 @@ mkdir -p "$PORTICO_RUN_DIR/pids" "$PORTICO_RUN_DIR/logs" "$PORTICO_CACHE_DIR"
 
 # Per-machine secrets for local runs, made once and kept in .run (mode 600): the token the proxy and
 # the services use to vouch for forwarded requests, the key that signs portal links, and the key that
-# encrypts SSO secrets at rest.
+# encrypts SSO secrets at rest, and the password of the local Kafka's SCRAM user.
 # A value already in the environment wins.
 SECRETS_FILE="$PORTICO_RUN_DIR/secrets.env"
 random_hex() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
@@ -18,6 +18,7 @@ random_hex() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 grep -q '^PORTICO_INTERNAL_TOKEN=' "$SECRETS_FILE" || echo "PORTICO_INTERNAL_TOKEN=$(random_hex)" >>"$SECRETS_FILE"
 grep -q '^PORTICO_LINK_SIGNING_KEY=' "$SECRETS_FILE" || echo "PORTICO_LINK_SIGNING_KEY=$(random_hex)" >>"$SECRETS_FILE"
 grep -q '^PORTICO_ENCRYPTION_KEYS=' "$SECRETS_FILE" || echo "PORTICO_ENCRYPTION_KEYS=local1:$(random_hex)" >>"$SECRETS_FILE"
+grep -q '^PORTICO_KAFKA_SCRAM_LOCAL_PASSWORD=' "$SECRETS_FILE" || echo "PORTICO_KAFKA_SCRAM_LOCAL_PASSWORD=$(random_hex)" >>"$SECRETS_FILE"
 while IFS='=' read -r key value; do
   [ -n "${!key:-}" ] || export "$key=$value"
 done <"$SECRETS_FILE"

@@ -14,6 +14,7 @@
 #   KAFKA_VERSION                   Kafka version to download and run            (default 4.1.1)
 #   PORTICO_KAFKA_PORT              PLAINTEXT client listener on 127.0.0.1       (default 9092)
 #   PORTICO_KAFKA_CONTROLLER_PORT   KRaft controller listener on 127.0.0.1       (default 9093)
+#   PORTICO_KAFKA_SCRAM_PORT        SASL_PLAINTEXT (SCRAM-SHA-256/512) listener   (default 9094)
 #   PORTICO_KAFKA_HEAP              JVM max heap, -Xmx                           (default 512m)
 #   PORTICO_KAFKA_START_TIMEOUT     seconds to wait for the broker to serve      (default 60)
 #   plus PORTICO_RUN_DIR / PORTICO_CACHE_DIR from common.sh.
@@ -22,6 +23,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
 KAFKA_PORT="${PORTICO_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${PORTICO_KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_SCRAM_PORT="${PORTICO_KAFKA_SCRAM_PORT:-9094}"
+KAFKA_SCRAM_USER=portico
 KAFKA_HEAP="${PORTICO_KAFKA_HEAP:-512m}"
 KAFKA_START_TIMEOUT="${PORTICO_KAFKA_START_TIMEOUT:-60}"
 
@@ -108,6 +111,7 @@ render_properties() {
   mkdir -p "$KAFKA_DATA_DIR"
   sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
       -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+      -e "s|@KAFKA_SCRAM_PORT@|$KAFKA_SCRAM_PORT|g" \
       -e "s|@KAFKA_DATA_DIR@|$KAFKA_DATA_DIR|g" \
       "$KAFKA_SRC_DIR/server.properties.template" >"$KAFKA_PROPS.tmp"
   mv -f "$KAFKA_PROPS.tmp" "$KAFKA_PROPS"
@@ -146,8 +150,30 @@ format_storage() {
   log "formatting Kafka storage $KAFKA_DATA_DIR (cluster id $id)"
   # Static quorum (controller.quorum.voters is set), so no --standalone.
   java -Xmx256m -cp "$KAFKA_LIBS/*" -Dlog4j2.configurationFile="$KAFKA_SRC_DIR/log4j2.xml" \
-    kafka.tools.StorageTool format -t "$id" -c "$KAFKA_PROPS" >>"$KAFKA_LOG" 2>&1 \
+    kafka.tools.StorageTool format -t "$id" -c "$KAFKA_PROPS" "${scram_credentials[@]}" >>"$KAFKA_LOG" 2>&1 \
     || fail_with_log "kafka-storage format failed"
+  touch "$KAFKA_STATE_DIR/scram-user"
+}
+
+scram_credentials=()
+set_scram_credentials() {
+  local mechanism
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    scram_credentials+=(--add-scram "$mechanism=[name=$KAFKA_SCRAM_USER,password=$PORTICO_KAFKA_SCRAM_LOCAL_PASSWORD]")
+  done
+}
+
+# ensure_scram_user: storage formatted before the SCRAM listener existed gets its user once, online.
+ensure_scram_user() {
+  [ -f "$KAFKA_STATE_DIR/scram-user" ] && return 0
+  local mechanism
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    java -Xmx128m -cp "$KAFKA_LIBS/*" -Dlog4j2.configurationFile="$KAFKA_SRC_DIR/log4j2.xml" kafka.admin.ConfigCommand \
+      --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter --entity-type users --entity-name "$KAFKA_SCRAM_USER" \
+      --add-config "$mechanism=[iterations=8192,password=$PORTICO_KAFKA_SCRAM_LOCAL_PASSWORD]" >>"$KAFKA_LOG" 2>&1 \
+      || fail_with_log "could not add the SCRAM user $KAFKA_SCRAM_USER"
+  done
+  touch "$KAFKA_STATE_DIR/scram-user"
 }
 
 # wait_ready PID: poll until the broker answers, the process dies, or the timeout passes.
@@ -193,6 +219,7 @@ cmd_start() {
   fi
   render_properties
   set_java_common
+  set_scram_credentials
   format_storage
 
   log "starting kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT, heap $KAFKA_HEAP)"
@@ -202,7 +229,8 @@ cmd_start() {
   pid=$!
   echo "$pid" >"$KAFKA_PID_FILE"
   wait_ready "$pid"
-  log "kafka ready (pid $pid, 127.0.0.1:$KAFKA_PORT, log $KAFKA_LOG)"
+  ensure_scram_user
+  log "kafka ready (pid $pid, 127.0.0.1:$KAFKA_PORT, SCRAM on :$KAFKA_SCRAM_PORT, log $KAFKA_LOG)"
 }
 
 cmd_stop() {

@@ -4,3 +4,8 @@ SELECT format('CREATE DATABASE %I OWNER portico', wanted.name)
 FROM unnest(ARRAY['portico_link_issuer', 'portico_connection_config', 'portico_audit']) AS wanted(name)
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = wanted.name)
 \gexec
+
+-- audit appends and reads as this role: no UPDATE, DELETE or TRUNCATE (grants: audit's migrations).
+SELECT 'CREATE ROLE portico_audit_writer LOGIN PASSWORD ''portico_audit_writer'''
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'portico_audit_writer')
+\gexec

@@ -32,6 +32,9 @@ provision() {
   as_postgres "$(pg_bin)/psql" -v ON_ERROR_STOP=1 -q -h "$socket" -p "$PORT" -U postgres -d postgres <<SQL >/dev/null
 SELECT 'CREATE ROLE portico LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'portico')\\gexec
 ALTER ROLE portico PASSWORD '$PG_USER_PASSWORD';
+-- audit appends and reads as this role: no UPDATE, DELETE or TRUNCATE (grants: audit's migrations).
+SELECT 'CREATE ROLE portico_audit_writer LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'portico_audit_writer')\\gexec
+ALTER ROLE portico_audit_writer PASSWORD 'portico_audit_writer';
 $statements
 SQL
 }

@@ -1,0 +1,39 @@
+"""The read side's filters and page cursors. No I/O."""
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters of the read side; times are event times, `since` inclusive and `until` exclusive."""
+
+    organization_id: str | None = None
+    event_type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+_CURSOR_PREFIX = "after:"
+
+
+def encode_cursor(sequence: int) -> str:
+    """An opaque page cursor: the last sequence a page returned. The log only grows after it."""
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{sequence}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidCursor(cursor) from error
+    if not text.startswith(_CURSOR_PREFIX) or not text[len(_CURSOR_PREFIX):].isdigit():
+        raise InvalidCursor(cursor)
+    sequence = int(text[len(_CURSOR_PREFIX):])
+    if sequence >= 2**63:
+        raise InvalidCursor(cursor)
+    return sequence

@@ -9,10 +9,11 @@ export PORTICO_VENV := $(abspath $(VENV))
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
+$(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml clients/events/pyproject.toml clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.lock -r requirements-test.lock
+	$(PY) -m pip install -q --no-deps -e clients/events -e clients/python
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
@@ -40,9 +41,16 @@ test-unit: install
 test-integration: install
 	$(PY) -m pytest -q tests/integration
 
+# Lint and render the Helm chart (deploy/helm/portico) with its defaults and production-like values;
+# builds helm v3.22.0 into ~/.cache/portico/bin first if it is missing.
+.PHONY: helm-check
+helm-check:
+	@bash deploy/helm/tools.sh check
+
 # Benchmarks print their tables and write JSON under bench/results/ (git-ignored). They need the stack.
 bench: up
 	$(PY) -m bench.links
+	$(PY) -m bench.audit_ingest
 
 clean: down
 	rm -rf .run

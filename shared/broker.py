@@ -1,10 +1,12 @@
 """The Kafka broker every service uses: idempotent producer, low-latency consumers, CloudEvents in and out."""
+import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
+from aiokafka.conn import create_conn
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -58,6 +60,19 @@ def aiokafka_options(settings: Settings) -> dict[str, Any]:
             "sasl_plain_password": settings.kafka_sasl_password.get_secret_value(),
         }
     return options
+
+
+async def diagnose_kafka(settings: Settings) -> str | None:
+    """Why the first bootstrap server refuses us, in Kafka's words (bad SCRAM password, TLS, refused
+    connection), or None when a connection succeeds. aiokafka's own start-up error only says 'bootstrap'."""
+    options = aiokafka_options(settings)
+    host, _, port = options.pop("bootstrap_servers").split(",")[0].strip().rpartition(":")
+    try:
+        conn = await asyncio.wait_for(create_conn(host, int(port), **options), 5)
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    conn.close()
+    return None
 
 
 def make_broker(settings: Settings, client_id: str) -> KafkaBroker:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
+from shared.broker import diagnose_kafka
 from shared.db import apply_migrations, create_pool
 from shared.health import ReadinessCheck, health_router, kafka_ready, postgres_ready, redis_ready
 from shared.outbox import OutboxRelay
@@ -110,7 +111,7 @@ class ServiceRuntime:
                 log.info("kafka.connected", service=self.name)
                 return
             except Exception as error:
-                self.kafka_problem = describe_kafka_error(error)
+                self.kafka_problem = await diagnose_kafka(self.settings) or describe_kafka_error(error)
                 log.warning("kafka.not_connected", problem=self.kafka_problem, retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

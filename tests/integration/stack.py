@@ -4,6 +4,7 @@ On a machine with a Docker engine the infrastructure comes from testcontainers (
 same loopback ports the local scripts use, so everything else is identical); otherwise from
 deploy/local, which runs Kafka from its jars and Postgres/Redis from Debian packages.
 """
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,17 @@ def docker_engine_answers() -> bool:
         return False
 
 
-def run_script(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_script(
+    script: str, *args: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a deploy/local script; `env` adds variables to this process's environment for it."""
     return subprocess.run(
-        ["bash", str(LOCAL / script), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        ["bash", str(LOCAL / script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -11,12 +11,13 @@ WORKDIR /src
 COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY pyproject.toml ./
+COPY clients/events/ clients/events/
 COPY shared/ shared/
 COPY services/ services/
 COPY cli/ cli/
 # The portal's IdP guides: services/portal-session/portal_session/guides links here.
 COPY docs/guides/ docs/guides/
-RUN pip install --no-cache-dir --no-deps .
+RUN pip install --no-cache-dir --no-deps ./clients/events .
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \

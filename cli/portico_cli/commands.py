@@ -1,4 +1,12 @@
 """The CLI's command groups; each module adds its subcommands with a `register(groups)` function."""
-from portico_cli import api_keys
+from portico_cli import api_keys, audit, completion, connections, events, links, organizations
 
-REGISTRARS = [api_keys.register]
+REGISTRARS = [
+    api_keys.register,
+    audit.register,
+    organizations.register,
+    links.register,
+    connections.register,
+    events.register,
+    completion.register,
+]

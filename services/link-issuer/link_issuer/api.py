@@ -17,6 +17,7 @@ from link_issuer.domain import (
     link_expire_time,
     normalize_origin,
 )
+from portico_events.asyncapi import asyncapi_document
 from shared.errors import APIError, error_body
 from shared.events import Actor, CloudEvent, OrganizationCreated, PortalLinkIssued, PortalLinkRevoked
 from shared.ids import Clock, new_id
@@ -203,6 +204,11 @@ def install_routes(app: FastAPI, runtime: ServiceRuntime, settings: Settings, cl
         if outcome is None:
             raise NotFound("link_not_found", f"Organization {organization_id} has no link {link_id}.", "link_id")
         return Response(status_code=204)
+
+    @router.get("/asyncapi.json")
+    async def event_catalogue() -> JSONResponse:
+        """The AsyncAPI document of every event Portico publishes (public, like docs/asyncapi.json)."""
+        return JSONResponse(asyncapi_document())
 
     internal = APIRouter(prefix="/internal", include_in_schema=False)
 

@@ -1,0 +1,272 @@
+"""The CloudEvents 1.0 envelope and Portico's typed event catalogue (one model per type and version)."""
+import secrets
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALL_TOPICS",
+    "CATALOGUE",
+    "CONTENT_TYPE",
+    "SPEC_VERSION",
+    "SYSTEM",
+    "TOPIC_CONNECTIONS",
+    "TOPIC_LINKS",
+    "TOPIC_SESSIONS",
+    "Actor",
+    "CloudEvent",
+    "ConnectionCreated",
+    "ConnectionDeleted",
+    "ConnectionDisabled",
+    "ConnectionEnabled",
+    "ConnectionEvent",
+    "ConnectionUpdated",
+    "ConnectionViewed",
+    "EventData",
+    "OrganizationCreated",
+    "PortalLinkIssued",
+    "PortalLinkRedeemed",
+    "PortalLinkRevoked",
+    "PortalSessionEnded",
+    "PortalSessionStarted",
+    "UnknownEventType",
+]
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+
+TOPIC_LINKS = "portico.links"
+TOPIC_SESSIONS = "portico.sessions"
+TOPIC_CONNECTIONS = "portico.connections"
+ALL_TOPICS = (TOPIC_LINKS, TOPIC_SESSIONS, TOPIC_CONNECTIONS)
+
+_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase; the same ids as shared.ids
+
+
+def _new_event_id() -> str:
+    """`evt_` and 128 random bits in base32 (this package must not depend on Portico's server code)."""
+    number = int.from_bytes(secrets.token_bytes(16), "big")
+    chars = []
+    for _ in range(26):
+        number, digit = divmod(number, 32)
+        chars.append(_ID_ALPHABET[digit])
+    return f"evt_{''.join(reversed(chars))}"
+
+
+class Actor(BaseModel):
+    """Who caused an event: an API key, an operator, a portal session, or Portico itself."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["api_key", "operator", "portal_session", "system"]
+    id: str | None = None
+    client_address: str | None = None
+    user_agent: str | None = None
+
+
+SYSTEM = Actor(kind="system")
+
+
+class EventData(BaseModel):
+    """Base of every event payload. Subclasses name their type, version and topic once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    event_version: ClassVar[int] = 1
+    topic: ClassVar[str]
+
+    organization_id: str
+    actor: Actor = SYSTEM
+
+
+class OrganizationCreated(EventData):
+    """An organization was created through the management API or the console."""
+
+    event_type: ClassVar[str] = "portico.organization.created"
+    topic: ClassVar[str] = TOPIC_LINKS
+    display_name: str
+    external_id: str | None = None
+    allowed_frame_ancestors: list[str] = Field(default_factory=list)
+
+
+class PortalLinkIssued(EventData):
+    """A magic or shareable portal link was issued (identified by its hash, never its token)."""
+
+    event_type: ClassVar[str] = "portico.portal_link.issued"
+    topic: ClassVar[str] = TOPIC_LINKS
+    link_id: str
+    kind: Literal["magic", "shareable"]
+    token_sha256: str = Field(description="Hex SHA-256 of the link secret; the secret itself never leaves the API answer.")
+    expire_time: datetime
+    return_url: str | None = None
+    success_url: str | None = None
+
+
+class PortalLinkRevoked(EventData):
+    """A shareable or magic link was revoked; its sessions end."""
+
+    event_type: ClassVar[str] = "portico.portal_link.revoked"
+    topic: ClassVar[str] = TOPIC_LINKS
+    link_id: str
+
+
+class PortalLinkRedeemed(EventData):
+    """A link was opened and started a portal session."""
+
+    event_type: ClassVar[str] = "portico.portal_link.redeemed"
+    topic: ClassVar[str] = TOPIC_SESSIONS
+    link_id: str
+    session_id: str
+
+
+class PortalSessionStarted(EventData):
+    """A portal session began for one organization."""
+
+    event_type: ClassVar[str] = "portico.portal_session.started"
+    topic: ClassVar[str] = TOPIC_SESSIONS
+    session_id: str
+    link_id: str
+    expire_time: datetime | None = None
+
+
+class PortalSessionEnded(EventData):
+    """A portal session ended, with the reason."""
+
+    event_type: ClassVar[str] = "portico.portal_session.ended"
+    topic: ClassVar[str] = TOPIC_SESSIONS
+    session_id: str
+    link_id: str
+    reason: Literal["setup_completed", "link_revoked", "link_expired", "inactive", "signed_out"]
+
+
+class ConnectionEvent(EventData):
+    """Fields every connection event carries; never a secret, only whether one is set."""
+
+    topic: ClassVar[str] = TOPIC_CONNECTIONS
+    connection_id: str
+    connection_type: Literal["saml", "oidc"]
+    provider: str
+    status: Literal["draft", "configured", "enabled", "disabled", "deleted"]
+    version: int
+
+
+class ConnectionViewed(EventData):
+    """Someone read one connection, or the list of an organization's connections."""
+
+    event_type: ClassVar[str] = "portico.connection.viewed"
+    topic: ClassVar[str] = TOPIC_CONNECTIONS
+    connection_id: str | None = Field(default=None, description="None when a list of connections was viewed.")
+    connection_ids: list[str] | None = Field(default=None, description="The connections a list view showed.")
+
+
+class ConnectionCreated(ConnectionEvent):
+    """A SAML or OIDC connection was created (version 1)."""
+
+    event_type: ClassVar[str] = "portico.connection.created"
+
+
+class ConnectionUpdated(ConnectionEvent):
+    """A connection's settings changed; `changed_fields` names them."""
+
+    event_type: ClassVar[str] = "portico.connection.updated"
+    changed_fields: list[str] = Field(default_factory=list, description="Dotted paths; secrets appear by name only.")
+
+
+class ConnectionEnabled(ConnectionEvent):
+    """A connection was enabled for sign-in."""
+
+    event_type: ClassVar[str] = "portico.connection.enabled"
+
+
+class ConnectionDisabled(ConnectionEvent):
+    """A connection was disabled."""
+
+    event_type: ClassVar[str] = "portico.connection.disabled"
+
+
+class ConnectionDeleted(ConnectionEvent):
+    """A connection was deleted; `status` is `deleted`."""
+
+    event_type: ClassVar[str] = "portico.connection.deleted"
+
+
+CATALOGUE: dict[str, type[EventData]] = {
+    model.event_type: model
+    for model in (
+        OrganizationCreated,
+        PortalLinkIssued,
+        PortalLinkRevoked,
+        PortalLinkRedeemed,
+        PortalSessionStarted,
+        PortalSessionEnded,
+        ConnectionViewed,
+        ConnectionCreated,
+        ConnectionUpdated,
+        ConnectionEnabled,
+        ConnectionDisabled,
+        ConnectionDeleted,
+    )
+}
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 envelope in structured JSON mode; `subject` is the organization id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    specversion: Literal["1.0"] = SPEC_VERSION
+    id: str
+    source: str
+    type: str
+    time: datetime
+    subject: str
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataversion: int = Field(description="Extension attribute: the version of `type`'s data schema.")
+    data: dict[str, Any]
+
+    @classmethod
+    def wrap(cls, data: EventData, *, source: str, time: datetime, event_id: str | None = None) -> "CloudEvent":
+        return cls(
+            id=event_id or _new_event_id(),
+            source=source,
+            type=data.event_type,
+            time=time,
+            subject=data.organization_id,
+            dataversion=data.event_version,
+            data=data.model_dump(mode="json"),
+        )
+
+    @property
+    def topic(self) -> str:
+        return self.model().topic
+
+    def model(self) -> type[EventData]:
+        try:
+            return CATALOGUE[self.type]
+        except KeyError:
+            raise UnknownEventType(self.type) from None
+
+    def typed_data(self) -> EventData:
+        """The payload as its catalogue model; raises UnknownEventType or a validation error.
+
+        Fields this copy of the catalogue does not know are left out rather than refused: a newer
+        producer may add optional fields (a compatible change), and a consumer must not stall on them.
+        Building a payload stays strict (`extra="forbid"`), so nothing unplanned is ever published.
+        """
+        model = self.model()
+        return model.model_validate({name: value for name, value in self.data.items() if name in model.model_fields})
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "CloudEvent":
+        return cls.model_validate_json(raw)

@@ -1,0 +1,1 @@
+"""Example: keep a local copy of every organization's SSO connections from Portico's events alone."""

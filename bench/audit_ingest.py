@@ -22,7 +22,7 @@ from audit.domain import chain_entries, entry_from_event
 from audit.handlers import MAX_BATCH
 from audit.store import COLUMNS
 from bench.stats import percentile, print_table, write_results
-from shared.events import Actor, CloudEvent, ConnectionViewed
+from portico_events import Actor, CloudEvent, ConnectionViewed
 from shared.ids import new_id
 from shared.settings import Settings
 

@@ -13,7 +13,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from pydantic import ValidationError
 
-from shared.events import CONTENT_TYPE, CloudEvent
+from portico_events import CONTENT_TYPE, CloudEvent
 from shared.settings import Settings
 
 EventHandler = Callable[[CloudEvent], Awaitable[None]]

@@ -6,7 +6,7 @@ import structlog
 from faststream.kafka import KafkaBroker
 
 from shared.broker import publish_events
-from shared.events import CloudEvent
+from portico_events import CloudEvent
 from shared.relay import RelayLoop
 
 log = structlog.get_logger("shared.outbox")

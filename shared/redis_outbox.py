@@ -6,7 +6,7 @@ from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
 from shared.broker import publish_events
-from shared.events import CloudEvent
+from portico_events import CloudEvent
 from shared.relay import RelayLoop
 
 LEASE_MS = 5_000

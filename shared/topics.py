@@ -5,7 +5,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.broker import aiokafka_options
-from shared.events import ALL_TOPICS
+from portico_events import ALL_TOPICS
 from shared.logs import configure_logging, get_logger
 from shared.settings import Settings, get_settings
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
-from shared.events import CloudEvent
+from portico_events import CloudEvent
 
 
 class KafkaTap:

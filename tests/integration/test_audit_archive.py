@@ -19,7 +19,7 @@ from audit.archive import ArchiveRefused, archive_log
 from audit.checkpoints import Checkpointer, load_signing_key, public_key_hex
 from audit.domain import entry_from_event
 from audit.verification import verify_log
-from shared.events import CloudEvent, ConnectionViewed
+from portico_events import CloudEvent, ConnectionViewed
 from shared.ids import new_id
 from shared.settings import Settings
 

@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from audit import store
 from audit.verification import verify_log
-from shared.events import CloudEvent, ConnectionViewed
+from portico_events import CloudEvent, ConnectionViewed
 from shared.ids import new_id
 from shared.settings import Settings
 from tests.integration.polling import eventually

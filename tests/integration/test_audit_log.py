@@ -19,7 +19,7 @@ from audit.app import writer_database_url
 from audit.domain import entry_from_event
 from shared.broker import publish_event, publish_events
 from shared.db import create_pool
-from shared.events import (
+from portico_events import (
     Actor,
     CloudEvent,
     ConnectionCreated,

@@ -19,7 +19,7 @@ from shared import outbox
 from shared.broker import make_broker
 from shared.db import apply_migrations, create_pool
 from shared.outbox import OutboxRelay
-from shared.events import TOPIC_CONNECTIONS, Actor
+from portico_events import TOPIC_CONNECTIONS, Actor
 from shared.ids import SystemClock, new_id
 from shared.settings import Settings
 from tests.fixtures.identity_providers import (

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from shared.events import TOPIC_CONNECTIONS, TOPIC_LINKS, TOPIC_SESSIONS
+from portico_events import TOPIC_CONNECTIONS, TOPIC_LINKS, TOPIC_SESSIONS
 from shared.settings import Settings
 from tests.fixtures.identity_providers import make_certificate, pem
 from tests.integration.kafka_tap import KafkaTap

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from shared.events import TOPIC_LINKS, TOPIC_SESSIONS
+from portico_events import TOPIC_LINKS, TOPIC_SESSIONS
 from shared.settings import Settings
 from tests.integration.kafka_tap import KafkaTap
 from tests.integration.polling import eventually

@@ -10,7 +10,7 @@ from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
 from shared.broker import publish_event
-from shared.events import TOPIC_LINKS, TOPIC_SESSIONS, CloudEvent, PortalLinkIssued
+from portico_events import TOPIC_LINKS, TOPIC_SESSIONS, CloudEvent, PortalLinkIssued
 from shared.link_tokens import token_sha256
 from shared.settings import Settings
 from tests.integration.kafka_tap import KafkaTap

@@ -10,7 +10,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
-from shared.events import ALL_TOPICS
+from portico_events import ALL_TOPICS
 from shared.settings import Settings
 
 

@@ -7,7 +7,7 @@ import pytest
 from faststream.kafka import KafkaBroker
 
 from shared.broker import publish_event
-from shared.events import CloudEvent, OrganizationCreated, PortalLinkRevoked
+from portico_events import CloudEvent, OrganizationCreated, PortalLinkRevoked
 from shared.ids import new_id
 from shared.outbox import enqueue_events
 from tests.integration.polling import eventually

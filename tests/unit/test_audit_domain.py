@@ -20,7 +20,7 @@ from audit.domain import (
     fresh_entries,
 )
 from audit.handlers import decode_entries
-from shared.events import (
+from portico_events import (
     Actor,
     CloudEvent,
     ConnectionUpdated,

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from shared.events import (
+from portico_events import (
     ALL_TOPICS,
     CATALOGUE,
     Actor,

@@ -345,7 +345,7 @@ def test_network_policies_open_only_each_services_dependencies():
 
 
 def test_topics_are_a_hook_job_by_default_and_strimzi_topics_on_request():
-    from shared.events import ALL_TOPICS
+    from portico_events import ALL_TOPICS
 
     (job,) = of_kind(render("defaults"), "Job").values()
     annotations = job["metadata"]["annotations"]

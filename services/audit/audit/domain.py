@@ -9,7 +9,7 @@ from functools import lru_cache
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
-from shared.events import CloudEvent
+from portico_events import CloudEvent
 
 GENESIS_HASH = "0" * 64  # prev_hash of an organization's first record
 _quote = encode_basestring_ascii  # a JSON string literal, ASCII only: what canonical_json writes for a str

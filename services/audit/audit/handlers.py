@@ -20,7 +20,7 @@ from audit import store
 from audit.checkpoints import Checkpointer
 from audit.domain import AuditEntry, UnstorableEvent, entry_from_event
 from shared.broker import FETCH_MAX_WAIT_MS
-from shared.events import ALL_TOPICS, CloudEvent
+from portico_events import ALL_TOPICS, CloudEvent
 
 CONSUMER_GROUP = "portico-audit"
 MAX_BATCH = 5000

@@ -11,7 +11,7 @@ from connection_config.connections import ConnectionService
 from connection_config.model import ConnectionNotFound, ConnectionProblem, VersionMismatch
 from connection_config.schemas import CreateConnection, UpdateConnection
 from shared.errors import APIError, error_body
-from shared.events import Actor
+from portico_events import Actor
 from shared.internal_auth import Caller, require_caller
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the proxy's cap too; metadata has its own, smaller one

@@ -28,7 +28,7 @@ from connection_config.outbound import Fetcher
 from connection_config.schemas import CreateConnection, OidcInput, SamlInput, UpdateConnection
 from connection_config.secretbox import Keyring, SecretUnavailable
 from connection_config.urls import check_url
-from shared.events import (
+from portico_events import (
     Actor,
     CloudEvent,
     ConnectionCreated,

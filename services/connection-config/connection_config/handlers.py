@@ -4,7 +4,7 @@ from faststream.kafka import KafkaBroker
 
 from connection_config import store
 from shared.broker import subscribe_events
-from shared.events import TOPIC_LINKS, CloudEvent, OrganizationCreated
+from portico_events import TOPIC_LINKS, CloudEvent, OrganizationCreated
 from shared.runtime import ServiceRuntime
 
 CONSUMER_GROUP = "portico-connection-config"

@@ -19,7 +19,7 @@ from link_issuer.domain import (
 )
 from portico_events.asyncapi import asyncapi_document
 from shared.errors import APIError, error_body
-from shared.events import Actor, CloudEvent, OrganizationCreated, PortalLinkIssued, PortalLinkRevoked
+from portico_events import Actor, CloudEvent, OrganizationCreated, PortalLinkIssued, PortalLinkRevoked
 from shared.ids import Clock, new_id
 from shared.internal_auth import ACTOR_HEADER
 from shared.link_tokens import LinkClaims, issue_link_token, token_sha256

@@ -9,7 +9,7 @@ from fastapi import Request
 from link_issuer import store
 from link_issuer.domain import secret_matches, split_api_key
 from shared.errors import APIError
-from shared.events import Actor
+from portico_events import Actor
 
 BOOTSTRAP_KEY_ID = "key_bootstrap"
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from link_issuer.domain import Conflict, Organization, PortalLink
-from shared.events import CloudEvent
+from portico_events import CloudEvent
 from shared.outbox import enqueue_events
 
 

@@ -23,7 +23,7 @@ from portal_session.embedding import PROBE_COOKIE, PROBE_PARAM, redeem_step
 from portal_session.pages import PortalPages
 from portal_session.store import LiveSession, PortalStore, organization_profile, session_key
 from shared.errors import APIError, error_body
-from shared.events import Actor, CloudEvent, PortalLinkRedeemed, PortalSessionEnded, PortalSessionStarted
+from portico_events import Actor, CloudEvent, PortalLinkRedeemed, PortalSessionEnded, PortalSessionStarted
 from shared.ids import Clock, new_id
 from shared.internal_auth import (
     ACTOR_HEADER,

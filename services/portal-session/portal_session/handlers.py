@@ -7,7 +7,7 @@ from faststream.kafka import KafkaBroker
 from portal_session import store
 from portal_session.domain import derived_event_id
 from shared.broker import subscribe_events
-from shared.events import (
+from portico_events import (
     TOPIC_LINKS,
     CloudEvent,
     OrganizationCreated,

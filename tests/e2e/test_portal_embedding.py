@@ -70,7 +70,7 @@ async def portico_events(page: Page) -> list[dict]:
     return await page.evaluate("window.porticoEvents")
 
 
-async def wait_for_event(page: Page, event_type: str, timeout_ms: int = 10_000) -> dict:
+async def wait_for_event(page: Page, event_type: str, timeout_ms: int = 20_000) -> dict:
     await page.wait_for_function(
         f"window.porticoEvents.some(e => e.type === {json.dumps(event_type)})", timeout=timeout_ms
     )

@@ -27,7 +27,7 @@ from shared.settings import Settings
 STATIC_FILES = {"portal.css": "text/css", "portal.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 CONNECTION_STEPS = ("guide", "configure", "review", "done")
 # An organization created a moment before its first link may still be on its way through Kafka.
-PROFILE_ARRIVAL_WAIT_S = 2.0
+PROFILE_ARRIVAL_WAIT_S = 5.0
 PROBE_COOKIE_SECONDS = 300
 _CONNECTION_ID = re.compile(r"^conn_[0-9a-z]{26}$")
 

@@ -23,7 +23,10 @@ pid $PREFIX/nginx.pid;
 error_log $PORTICO_RUN_DIR/logs/nginx-error.log warn;
 events { worker_connections 1024; }
 http {
-    access_log $PORTICO_RUN_DIR/logs/nginx-access.log;
+    # request_time (s, ms resolution) is what the proxy measured for the whole request: bench/ reads it.
+    log_format portico '\$remote_addr [\$time_iso8601] "\$request" \$status \$body_bytes_sent '
+                       'rt=\$request_time urt=\$upstream_response_time rid=\$portico_request_id';
+    access_log $PORTICO_RUN_DIR/logs/nginx-access.log portico;
     client_body_temp_path $PREFIX/temp/body;
     proxy_temp_path $PREFIX/temp/proxy;
     fastcgi_temp_path $PREFIX/temp/fastcgi;

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import asyncpg
+
 from link_issuer import store
 from link_issuer.domain import API_KEY_SEPARATOR, secret_digest
 from shared.db import apply_migrations, create_pool
@@ -21,7 +23,8 @@ class ApiKeyInfo:
     revoked_at: datetime | None
 
 
-async def _with_pool(settings: Settings):  # type: ignore[no-untyped-def]
+async def _with_pool(settings: Settings) -> asyncpg.Pool:
+    """A small pool on link-issuer's database, migrated, so these commands work before the service ever ran."""
     pool = await create_pool(settings.link_issuer_database_url.get_secret_value(), min_size=1, max_size=2)
     await apply_migrations(pool, "link_issuer", MIGRATIONS)
     return pool

@@ -5,6 +5,7 @@ import hmac
 import re
 import secrets
 import time
+from datetime import UTC, datetime
 from typing import Annotated
 
 import httpx
@@ -253,6 +254,4 @@ def install_routes(
 
 
 def clock_iso(unix_seconds: float) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(unix_seconds, UTC).isoformat()

@@ -17,8 +17,10 @@ $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml clie
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
+# `make up REPLICAS=2` runs two instances of every service behind the proxy.
+REPLICAS ?= 1
 up: install
-	@bash deploy/local/up.sh
+	@PORTICO_REPLICAS=$(REPLICAS) bash deploy/local/up.sh
 
 down:
 	@bash deploy/local/down.sh

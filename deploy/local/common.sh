@@ -67,3 +67,24 @@ stop_by_pid() {
   fi
   rm -f "$f"
 }
+
+# The four services, and how many instances of each `make up REPLICAS=N` runs (default 1).
+SERVICES=(link-issuer portal-session connection-config audit)
+PORTICO_REPLICAS="${PORTICO_REPLICAS:-1}"
+
+# service_port SERVICE: the first instance's port, from the service's PORTICO_*_PORT setting.
+service_port() {
+  local var default
+  var="PORTICO_$(echo "${1//-/_}" | tr '[:lower:]' '[:upper:]')_PORT"
+  case $1 in link-issuer) default=8101 ;; portal-session) default=8102 ;; connection-config) default=8103 ;; audit) default=8104 ;; esac
+  echo "${!var:-$default}"
+}
+
+# instances SERVICE: one "name port" line per replica: link-issuer 8101, link-issuer-2 8111, …
+instances() {
+  local i port
+  port=$(service_port "$1")
+  for ((i = 1; i <= PORTICO_REPLICAS; i++)); do
+    if [ "$i" -eq 1 ]; then echo "$1 $port"; else echo "$1-$i $((port + 10 * (i - 1)))"; fi
+  done
+}

@@ -6,12 +6,21 @@ source "$(dirname "$0")/common.sh"
 PORT="${PORTICO_PROXY_PORT:-8080}"
 PREFIX="$PORTICO_RUN_DIR/nginx"
 
+# upstream_servers SERVICE: "127.0.0.1:8101; server 127.0.0.1:8111" — every instance, in the
+# template's `server ${…_UPSTREAM};` line.
+upstream_servers() {
+  local name port servers=()
+  while read -r name port; do servers+=("127.0.0.1:$port"); done < <(instances "$1")
+  local IFS=';'
+  echo "${servers[*]}" | sed 's/;/; server /g'
+}
+
 render() {
   mkdir -p "$PREFIX/temp"
-  LINK_ISSUER_UPSTREAM="127.0.0.1:${PORTICO_LINK_ISSUER_PORT:-8101}" \
-  PORTAL_SESSION_UPSTREAM="127.0.0.1:${PORTICO_PORTAL_SESSION_PORT:-8102}" \
-  CONNECTION_CONFIG_UPSTREAM="127.0.0.1:${PORTICO_CONNECTION_CONFIG_PORT:-8103}" \
-  AUDIT_UPSTREAM="127.0.0.1:${PORTICO_AUDIT_PORT:-8104}" \
+  LINK_ISSUER_UPSTREAM=$(upstream_servers link-issuer) \
+  PORTAL_SESSION_UPSTREAM=$(upstream_servers portal-session) \
+  CONNECTION_CONFIG_UPSTREAM=$(upstream_servers connection-config) \
+  AUDIT_UPSTREAM=$(upstream_servers audit) \
   PORTICO_PROXY_PORT="127.0.0.1:$PORT" \
     envsubst '${LINK_ISSUER_UPSTREAM} ${PORTAL_SESSION_UPSTREAM} ${CONNECTION_CONFIG_UPSTREAM} ${AUDIT_UPSTREAM} ${PORTICO_PROXY_PORT} ${PORTICO_INTERNAL_TOKEN}' \
     <"$PORTICO_ROOT/deploy/nginx/portico.conf.template" >"$PREFIX/portico.conf"

@@ -1,35 +1,54 @@
 #!/usr/bin/env bash
-# Portico's four services as local processes: start|stop|status. Each runs `python -m <package>` from
-# the project venv with the caller's environment, logs to $PORTICO_RUN_DIR/logs/<service>.log.
+# Portico's four services as local processes: start|stop|status. Each instance runs `python -m <package>`
+# from the project venv with the caller's environment and logs to $PORTICO_RUN_DIR/logs/<instance>.log.
+# PORTICO_REPLICAS=N runs N instances of each (ports +10 apart: link-issuer 8101, link-issuer-2 8111, …).
 source "$(dirname "$0")/common.sh"
-
-SERVICES=(link-issuer portal-session connection-config audit)
 cd "$PORTICO_ROOT"  # the services import the packages from here as well as from the venv
 
-start_one() {
-  local name=$1 module=${1//-/_}
+# start_instance SERVICE NAME PORT
+start_instance() {
+  local service=$1 name=$2 port=$3 module=${1//-/_} port_var
   if pid_alive "$name"; then log "$name already running (pid $(cat "$(pid_file "$name")"))"; return 0; fi
   [ -x "$PORTICO_VENV/bin/python" ] || die "no virtualenv at $PORTICO_VENV (run: make install)"
+  port_var="PORTICO_$(echo "$module" | tr '[:lower:]' '[:upper:]')_PORT"
   # A plain command in the background (no subshell), so $! is the service's own PID.
-  setsid "$PORTICO_VENV/bin/python" -m "$module" </dev/null >>"$PORTICO_RUN_DIR/logs/$name.log" 2>&1 &
+  env "$port_var=$port" setsid "$PORTICO_VENV/bin/python" -m "$module" </dev/null >>"$PORTICO_RUN_DIR/logs/$name.log" 2>&1 &
   echo $! >"$(pid_file "$name")"
-  log "started $name (pid $(cat "$(pid_file "$name")"))"
+  log "started $name on 127.0.0.1:$port (pid $(cat "$(pid_file "$name")"))"
+}
+
+start_service() {
+  local name port
+  while read -r name port; do start_instance "$1" "$name" "$port"; done < <(instances "$1")
+}
+
+# stop_service SERVICE: every instance we recorded, however many replicas ran.
+stop_service() {
+  local file name
+  for file in "$PORTICO_RUN_DIR/pids/$1.pid" "$PORTICO_RUN_DIR/pids/$1"-[0-9]*.pid; do
+    [ -e "$file" ] || continue
+    name=$(basename "$file" .pid)
+    stop_by_pid "$name" 15 &
+  done
+  wait
 }
 
 status() {
-  local name code=0
-  for name in "${SERVICES[@]}"; do
-    if pid_alive "$name"; then echo "$name: running (pid $(cat "$(pid_file "$name")"))"
-    else echo "$name: not running"; code=3; fi
+  local service name port code=0
+  for service in "${SERVICES[@]}"; do
+    while read -r name port; do
+      if pid_alive "$name"; then echo "$name: running (pid $(cat "$(pid_file "$name")"), 127.0.0.1:$port)"
+      else echo "$name: not running"; code=3; fi
+    done < <(instances "$service")
   done
   return $code
 }
 
 case "${1:-}" in
-  start) for s in "${@:2}"; do start_one "$s"; done; [ $# -gt 1 ] || for s in "${SERVICES[@]}"; do start_one "$s"; done ;;
+  start) targets=("${@:2}"); [ $# -gt 1 ] || targets=("${SERVICES[@]}"); for s in "${targets[@]}"; do start_service "$s"; done ;;
   stop) # in parallel: each takes a moment to leave its consumer group
     targets=("${@:2}"); [ $# -gt 1 ] || targets=("${SERVICES[@]}")
-    for s in "${targets[@]}"; do stop_by_pid "$s" 15 & done; wait ;;
+    for s in "${targets[@]}"; do stop_service "$s" & done; wait ;;
   status) status ;;
   *) echo "usage: $0 start|stop [service...] | status" >&2; exit 2 ;;
 esac

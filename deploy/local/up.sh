@@ -17,12 +17,10 @@ wait "$kafka_pid" || die "kafka did not start"
 bash "$here/services.sh" start
 bash "$here/nginx.sh" start
 
-declare -A ports=(
-  [link-issuer]="${PORTICO_LINK_ISSUER_PORT:-8101}"
-  [portal-session]="${PORTICO_PORTAL_SESSION_PORT:-8102}"
-  [connection-config]="${PORTICO_CONNECTION_CONFIG_PORT:-8103}"
-  [audit]="${PORTICO_AUDIT_PORT:-8104}"
-)
+declare -A ports=()
+for service in "${SERVICES[@]}"; do
+  while read -r name port; do ports[$name]=$port; done < <(instances "$service")
+done
 deadline=$(( $(date +%s) + READY_TIMEOUT_S ))
 while :; do
   not_ready=()

@@ -20,9 +20,8 @@ KUBERNETES_DOC = REPO_ROOT / "docs/kubernetes.md"
 KUBERNETES_VERSION = "1.31.0"
 RELEASE = "portico"
 
-# Kafka SASL/TLS settings the chart sets before shared/settings.py reads them (issue 10). Drop each
-# name from here once it is a field of Settings.
-PROPOSED_KAFKA_SETTINGS = {
+# The Kafka SASL/TLS settings a cluster that requires SCRAM over TLS needs (fields of shared.settings).
+KAFKA_SECURITY_SETTINGS = {
     "PORTICO_KAFKA_SECURITY_PROTOCOL",
     "PORTICO_KAFKA_SASL_MECHANISM",
     "PORTICO_KAFKA_SASL_USERNAME",
@@ -219,7 +218,7 @@ def test_no_credential_is_rendered_into_a_config_map_or_a_plain_env_value(render
 def test_services_get_only_variables_the_settings_read(rendering):
     from shared.settings import known_environment_variables
 
-    known = known_environment_variables() | PROPOSED_KAFKA_SETTINGS
+    known = known_environment_variables()
     manifests = render(rendering)
     for name, spec in pod_specs(manifests):
         for container in spec["containers"]:
@@ -228,13 +227,19 @@ def test_services_get_only_variables_the_settings_read(rendering):
                 assert not unknown, f"{name} sets variables shared.settings does not read: {sorted(unknown)}"
 
 
-def test_production_values_set_every_proposed_kafka_setting():
+def test_kafka_security_settings_are_settings_the_services_read():
+    from shared.settings import known_environment_variables
+
+    assert KAFKA_SECURITY_SETTINGS <= known_environment_variables()
+
+
+def test_production_values_set_every_kafka_security_setting():
     manifests = render("production-topic-job")
     for service in SERVICES:
-        assert env_names(service_container(manifests, service), manifests) >= PROPOSED_KAFKA_SETTINGS, service
+        assert env_names(service_container(manifests, service), manifests) >= KAFKA_SECURITY_SETTINGS, service
     (job,) = of_kind(manifests, "Job").values()
     (container,) = job["spec"]["template"]["spec"]["containers"]
-    assert env_names(container, manifests) >= PROPOSED_KAFKA_SETTINGS
+    assert env_names(container, manifests) >= KAFKA_SECURITY_SETTINGS
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["PORTICO_KAFKA_SSL_CA_FILE"] == f'{mounts["kafka-ca"]}/ca.crt'

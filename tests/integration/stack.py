@@ -4,17 +4,30 @@ On a machine with a Docker engine the infrastructure comes from testcontainers (
 same loopback ports the local scripts use, so everything else is identical); otherwise from
 deploy/local, which runs Kafka from its jars and Postgres/Redis from Debian packages.
 """
+import asyncio
 import os
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import structlog
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "deploy" / "local"
 SERVICES = ("link-issuer", "portal-session", "connection-config", "audit")
 log = structlog.get_logger("tests.stack")
+
+
+async def services_ready(ports: Iterable[int]) -> bool:
+    """True when every service instance on these loopback ports answers /readyz with 200."""
+    async with httpx.AsyncClient(timeout=3) as client:
+        try:
+            answers = await asyncio.gather(*(client.get(f"http://127.0.0.1:{port}/readyz") for port in ports))
+        except httpx.HTTPError:
+            return False
+    return all(answer.status_code == 200 for answer in answers)
 
 
 def docker_engine_answers() -> bool:

@@ -1,6 +1,5 @@
 """The services speak SASL/SCRAM to Kafka with the settings the Helm chart renders, and say so when
 the password is wrong."""
-import asyncio
 import os
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from portico_events import TOPIC_LINKS, TOPIC_SESSIONS
 from shared.settings import Settings
 from tests.integration.kafka_tap import KafkaTap
 from tests.integration.polling import eventually
-from tests.integration.stack import ROOT, SERVICES, is_ours, run_script
+from tests.integration.stack import ROOT, SERVICES, is_ours, run_script, services_ready
 
 SCRAM_PORT = 9094
 
@@ -38,13 +37,9 @@ def restart_services(env: dict[str, str] | None) -> None:
 
 
 async def all_ready(settings: Settings) -> bool:
-    ports = [settings.link_issuer_port, settings.portal_session_port, settings.connection_config_port, settings.audit_port]
-    async with httpx.AsyncClient(timeout=3) as client:
-        try:
-            answers = await asyncio.gather(*(client.get(f"http://127.0.0.1:{port}/readyz") for port in ports))
-        except httpx.HTTPError:
-            return False
-    return all(answer.status_code == 200 for answer in answers)
+    return await services_ready(
+        [settings.link_issuer_port, settings.portal_session_port, settings.connection_config_port, settings.audit_port]
+    )
 
 
 @pytest.fixture

@@ -12,20 +12,12 @@ import pytest
 
 from shared.settings import Settings
 from tests.integration.polling import eventually
-from tests.integration.stack import ROOT, SERVICES, is_ours, run_script
+from tests.integration.stack import ROOT, SERVICES, is_ours, run_script, services_ready
 
 TWO = {"PORTICO_REPLICAS": "2"}
 FIRST_PORTS = {"link-issuer": 8101, "portal-session": 8102, "connection-config": 8103, "audit": 8104}
 SECOND_PORTS = {"link-issuer": 8111, "portal-session": 8112, "connection-config": 8113, "audit": 8114}
 
-
-async def ready(ports: dict[str, int]) -> bool:
-    async with httpx.AsyncClient(timeout=3) as client:
-        try:
-            answers = await asyncio.gather(*(client.get(f"http://127.0.0.1:{p}/readyz") for p in ports.values()))
-        except httpx.HTTPError:
-            return False
-    return all(a.status_code == 200 for a in answers)
 
 
 @pytest.fixture
@@ -36,7 +28,7 @@ async def two_of_everything():
     assert run_script("nginx.sh", "stop").returncode == 0
     assert run_script("nginx.sh", "start", env=TWO).returncode == 0
     try:
-        assert await eventually(lambda: ready(SECOND_PORTS), bool, timeout_s=60)
+        assert await eventually(lambda: services_ready(SECOND_PORTS.values()), bool, timeout_s=60)
         yield
     finally:
         for name in SERVICES:
@@ -45,7 +37,7 @@ async def two_of_everything():
         run_script("nginx.sh", "stop")
         run_script("nginx.sh", "start")
         # The stack as the other tests expect it: one instance of each, ready.
-        assert await eventually(lambda: ready(FIRST_PORTS), bool, timeout_s=60)
+        assert await eventually(lambda: services_ready(FIRST_PORTS.values()), bool, timeout_s=60)
 
 
 def kill_second_instances() -> list[int]:

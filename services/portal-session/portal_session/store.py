@@ -35,7 +35,13 @@ _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]
 
 # KEYS: link. ARGV: org, kind, expire, token_sha256, return_url, success_url, grace.
 _APPLY_ISSUED = _NOW + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'known' end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  -- Never re-arm: only the redirect URLs, which a link redeemed before its event could not know, are filled in.
+  if redis.call('HGET', KEYS[1], 'token_sha256') == ARGV[4] and redis.call('HGET', KEYS[1], 'return_url') == '' then
+    redis.call('HSET', KEYS[1], 'return_url', ARGV[5], 'success_url', ARGV[6])
+  end
+  return 'known'
+end
 if tonumber(ARGV[3]) <= now then return 'expired' end
 redis.call('HSET', KEYS[1], 'state', 'live', 'org', ARGV[1], 'kind', ARGV[2], 'expire', ARGV[3],
            'token_sha256', ARGV[4], 'return_url', ARGV[5], 'success_url', ARGV[6])

@@ -326,7 +326,7 @@ def audit_page() -> Page:
 {text_field("organization_id", "Organization ID", attrs='placeholder="org_…" autocomplete="off"')}
 {text_field("type", "Event type", attrs='list="event-types" placeholder="portico.portal_link.issued" autocomplete="off"')}
 <datalist id="event-types">{types}</datalist>
-{text_field("actor", "Actor", hint="An operator, API key or session id.", attrs='placeholder="opr_…" autocomplete="off"')}
+{text_field("actor", "Actor ID", attrs='placeholder="opr_…, key_…, ses_…" autocomplete="off"')}
 {text_field("since", "From (your time)", kind="datetime-local", attrs='step="1"')}
 {text_field("until", "Until (your time)", kind="datetime-local", attrs='step="1"')}
 </div>

@@ -569,9 +569,9 @@
           String(record.sequence),
           time(record.time),
           el("code", {}, record.type),
-          record.organization_id,
+          el("code", {}, record.organization_id),
           actorText(record.actor),
-          record.target || el("span", { className: "meta", text: "—" }),
+          record.target ? el("code", {}, record.target) : el("span", { className: "meta", text: "—" }),
           el("button", { type: "button", className: "button secondary small", "data-record": String(index) },
             "Open", el("span", { className: "visually-hidden" }, ` record ${record.sequence}`)),
         ]), "No audit records match these filters.");

@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from audit import store
 from audit.domain import AuditRecord, format_time
-from audit.query import AuditQuery, InvalidCursor, decode_cursor, encode_cursor
+from audit.query import AuditQuery, InvalidCursor, decode_cursor, encode_cursor, parse_actor_filter
 from audit.verification import verify_log
 from shared.errors import APIError
 from shared.internal_auth import Caller, require_caller
@@ -55,8 +55,12 @@ def _time(value: str | None, field: str) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def _query(organization_id: str | None, event_type: str | None, since: str | None, until: str | None) -> AuditQuery:
-    query = AuditQuery(_optional(organization_id), _optional(event_type), _time(since, "since"), _time(until, "until"))
+def _query(
+    organization_id: str | None, event_type: str | None, since: str | None, until: str | None, actor: str | None = None
+) -> AuditQuery:
+    actor_kind, actor_id = parse_actor_filter(actor)
+    query = AuditQuery(_optional(organization_id), _optional(event_type), _time(since, "since"), _time(until, "until"),
+                       actor_kind, actor_id)
     if query.since and query.until and query.until <= query.since:
         raise APIError(400, "invalid_field", "until: must be later than since", "until")
     return query
@@ -142,8 +146,9 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
         until: str | None = None,
         cursor: str | None = None,
         limit: str | None = None,
+        actor: str | None = None,
     ) -> dict[str, Any]:
-        query, after, page_size = _query(organization_id, type, since, until), _cursor(cursor), _limit(limit)
+        query, after, page_size = _query(organization_id, type, since, until, actor), _cursor(cursor), _limit(limit)
         try:
             async with reader().acquire(timeout=ACQUIRE_TIMEOUT_S) as conn:
                 records = await store.list_records(conn, query, after, page_size + 1)
@@ -163,10 +168,11 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
         type: str | None = None,  # noqa: A002
         since: str | None = None,
         until: str | None = None,
+        actor: str | None = None,
     ) -> StreamingResponse:
         if format not in EXPORT_FORMATS:
             raise APIError(400, "invalid_field", "format: expected jsonl or csv", "format")
-        query = _query(organization_id, type, since, until)
+        query = _query(organization_id, type, since, until, actor)
         name = f"portico-audit-{_UNSAFE_IN_FILE_NAME.sub('_', query.organization_id or 'all')}.{format}"
         return StreamingResponse(
             await _started(_export(reader(), query, format)),

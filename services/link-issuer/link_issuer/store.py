@@ -284,3 +284,8 @@ async def disable_operator(
             await enqueue_events(conn, events)
             return True
         return False if await conn.fetchval("SELECT true FROM operators WHERE id = $1", operator_id) else None
+
+
+async def operator_emails(pool: asyncpg.Pool, operator_ids: Sequence[str]) -> dict[str, str]:
+    rows = await pool.fetch("SELECT id, email FROM operators WHERE id = ANY($1::text[])", list(operator_ids))
+    return {row["id"]: row["email"] for row in rows}

@@ -161,7 +161,10 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
             "next_cursor": encode_cursor(page[-1].sequence) if more else None,
         }
 
-    @router.get("/export")
+    @router.get("/export", response_class=StreamingResponse, responses={200: {
+        "description": "The matching records, one per line (JSONL) or row (CSV)",
+        "content": {media_type.partition(";")[0]: {} for media_type in EXPORT_FORMATS.values()},
+    }})
     async def export_events(
         format: str = "jsonl",  # noqa: A002 - the contract's parameter name
         organization_id: str | None = None,

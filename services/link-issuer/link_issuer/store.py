@@ -172,12 +172,15 @@ async def revoke_link(
     return False if exists else None
 
 
-async def record_link_used(pool: asyncpg.Pool, link_id: str, used_at: datetime) -> bool:
-    """Remember a link's first redemption; True when this call recorded it (redelivered events change nothing)."""
+async def record_links_used(pool: asyncpg.Pool, redeemed: dict[str, datetime]) -> int:
+    """Remember links' first redemptions; how many were recorded now (redelivered events change nothing)."""
     status = await pool.execute(
-        "UPDATE portal_links SET used_at = $2 WHERE id = $1 AND used_at IS NULL", link_id, used_at
+        """UPDATE portal_links SET used_at = r.used_at
+           FROM unnest($1::text[], $2::timestamptz[]) AS r (id, used_at)
+           WHERE portal_links.id = r.id AND portal_links.used_at IS NULL""",
+        list(redeemed), list(redeemed.values()),
     )
-    return status == "UPDATE 1"
+    return int(status.split()[-1])
 
 
 _OPERATOR_COLUMNS = (

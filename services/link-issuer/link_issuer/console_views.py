@@ -323,13 +323,14 @@ def audit_page() -> Page:
 <h2 class="visually-hidden">Filters</h2>
 {form_error()}
 <div class="filter-grid">
-{text_field("organization_id", "Organization ID", attrs='placeholder="org_…" autocomplete="off"')}
+{text_field("organization_id", "Organization ID", attrs='placeholder="org_… or portico" autocomplete="off"')}
 {text_field("type", "Event type", attrs='list="event-types" placeholder="portico.portal_link.issued" autocomplete="off"')}
 <datalist id="event-types">{types}</datalist>
 {text_field("actor", "Actor ID", attrs='placeholder="opr_…, key_…, ses_…" autocomplete="off"')}
 {text_field("since", "From (your time)", kind="datetime-local", attrs='step="1"')}
 {text_field("until", "Until (your time)", kind="datetime-local", attrs='step="1"')}
 </div>
+<p class="hint">Sign-ins, API keys, operators and exports are recorded under the organization ID <code>portico</code>.</p>
 <div class="actions"><button type="submit" class="button">Apply filters</button>
 <button type="button" class="button secondary" id="clear-filters">Clear filters</button></div>
 </form>

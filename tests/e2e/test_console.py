@@ -3,6 +3,7 @@ an auditor reviews, verifies and exports what happened, an administrator manages
 
 Operators come from the real CLI (`portico operators create`, one-time password on the last line). Screenshots of
 every console page land in .run/e2e/screenshots/console-*.png."""
+import asyncio
 import csv
 import io
 import os
@@ -331,6 +332,31 @@ async def test_an_admin_manages_api_keys_and_operators_and_every_page_fits_a_pho
         async with httpx.AsyncClient(base_url=proxy_url, timeout=10) as client:
             refused = await client.post("/console/api/session", json={"email": new_email, "password": handed_over})
             assert refused.status_code == 401
+
+        # Organizations page 50 at a time with next and previous, each once; a search that finds none says so.
+        tag = uuid.uuid4().hex[:8]
+        for first in range(0, 51, 17):
+            created = await asyncio.gather(*(api.post("/api/v1/organizations", json={"display_name": f"Paged {tag} {n:02d}"})
+                                             for n in range(first, min(first + 17, 51))))
+            assert all(response.status_code == 201 for response in created)
+        await page.get_by_role("link", name="Organizations").click()
+        await page.get_by_label("Search by name or external ID").fill(f"paged {tag}")
+        await page.keyboard.press("Enter")
+        rows = page.locator("#organizations-table tbody tr")
+        names = page.locator("#organizations-table tbody th")
+        await expect(rows).to_have_count(50)
+        await expect(page.get_by_role("button", name="Previous")).to_be_disabled()
+        first_page = await names.all_inner_texts()
+        await page.get_by_role("button", name="Next").click()
+        await expect(rows).to_have_count(1)
+        await expect(page.locator("#results-status")).to_contain_text("51–51")
+        assert sorted(first_page + await names.all_inner_texts()) == [f"Paged {tag} {n:02d}" for n in range(51)]
+        await expect(page.get_by_role("button", name="Next")).to_be_disabled()
+        await page.get_by_role("button", name="Previous").click()
+        await expect(rows).to_have_count(50)
+        await page.get_by_label("Search by name or external ID").fill(f"nothing {tag}")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#organizations-table-empty")).to_have_text(f"No organization matches “nothing {tag}”.")
 
         # Every page at 390 px: no horizontal scrolling.
         organization_id = (await api.post("/api/v1/organizations", json={"display_name": "Phone Co"})).json()["organization"]["id"]

@@ -2,6 +2,7 @@
 from typing import Any
 
 import structlog
+from asyncpg.exceptions import CharacterNotInRepertoireError, UntranslatableCharacterError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -54,6 +55,11 @@ async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse
     return JSONResponse(error_body(code, str(error.detail)), status_code=error.status_code, headers=error.headers)
 
 
+async def _text_postgres_cannot_hold(_: Request, __: Exception) -> JSONResponse:
+    # Postgres refuses NUL (\u0000) in text and JSON; only a caller's input can carry one there.
+    return JSONResponse(error_body("invalid_characters", "Text must not contain NUL (\\u0000) characters."), 400)
+
+
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     log.error("http.unhandled_error", path=request.url.path, error=repr(error), exc_info=error)
     return JSONResponse(error_body("internal_error", "Something went wrong on our side; it has been logged."), 500)
@@ -63,4 +69,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(CharacterNotInRepertoireError, _text_postgres_cannot_hold)
+    app.add_exception_handler(UntranslatableCharacterError, _text_postgres_cannot_hold)
     app.add_exception_handler(Exception, _unexpected_error)

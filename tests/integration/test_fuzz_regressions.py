@@ -57,3 +57,24 @@ def test_routes_behind_the_api_key_check_answer_503_json_while_link_issuer_is_un
             assert answer.json()["error"]["code"] == "service_unavailable"
     finally:
         run_script("nginx.sh", "stop", env=env, timeout=60)
+
+
+async def test_text_with_a_nul_character_is_refused_not_a_server_error(api: httpx.AsyncClient):
+    """Postgres cannot store U+0000: each of these was a 500 before."""
+    org_id = (await api.post("/api/v1/organizations", json={
+        "display_name": "Fuzz regression: NUL", "allowed_frame_ancestors": ["https://app.example.com"],
+    })).json()["organization"]["id"]
+    answers = [
+        await api.post("/api/v1/organizations", json={"display_name": "a\u0000b"}),
+        await api.post("/api/v1/organizations", json={"display_name": "ok", "external_id": "x\u0000"}),
+        await api.post("/api/v1/organizations", json={"display_name": "ok", "allowed_frame_ancestors": ["https://a\u0000.com"]}),
+        await api.put(f"/api/v1/organizations/{org_id}/portal_links", json={"return_url": "https://app.example.com/\u0000"}),
+        await api.post(f"/api/v1/organizations/{org_id}/portal_links",
+                       json={"kind": "shareable", "success_url": "https://app.example.com/\u0000"}),
+        await api.get("/api/v1/audit/events", params={"organization_id": "org_a\u0000b"}),
+        await api.get("/api/v1/audit/events", params={"organization_id": org_id, "type": "a\u0000"}),
+        await api.get("/api/v1/audit/export", params={"organization_id": "org_a\u0000b"}),
+        await api.get("/api/v1/audit/verify", params={"organization_id": "org_a\u0000b"}),
+    ]
+    assert [(a.status_code, a.json()["error"]["code"]) for a in answers] == [(400, "invalid_characters")] * len(answers)
+    assert (await api.get(f"/api/v1/organizations/{org_id}/portal_links")).json()["links"] == []

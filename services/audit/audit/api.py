@@ -58,6 +58,9 @@ def _time(value: str | None, field: str) -> datetime | None:
 def _query(
     organization_id: str | None, event_type: str | None, since: str | None, until: str | None, actor: str | None = None
 ) -> AuditQuery:
+    for field, value in (("organization_id", organization_id), ("type", event_type), ("actor", actor)):
+        if value and "\x00" in value:  # Postgres would refuse it mid-export, after the 200 was sent
+            raise APIError(400, "invalid_characters", f"{field}: must not contain NUL (\\u0000) characters.", field)
     actor_kind, actor_id = parse_actor_filter(actor)
     query = AuditQuery(_optional(organization_id), _optional(event_type), _time(since, "since"), _time(until, "until"),
                        actor_kind, actor_id)

@@ -23,6 +23,9 @@ from tests.integration.stack import ROOT
 
 # The browser logs the 4xx answers the tests provoke on purpose (a wrong password, a forbidden call).
 PROVOKED = r"Failed to load resource: the server responded with a status of 4(01|03|22)"
+# The audit service sheds reads it cannot start within 10 s (503 `busy`, "try again shortly"): benchmarks on the
+# shared machine can cause that, and the page says so in the API's words.
+AUDIT_BUSY = r"status of 503 .*/console/api/audit/"
 AUDIT_ARRIVAL_S = 30  # the audit log is fed through Kafka; under load it may trail by seconds
 
 
@@ -174,7 +177,7 @@ async def test_support_revokes_a_shareable_link_and_an_auditor_reviews_verifies_
         assert status == 401 and took < 1.0, f"portal still answered {status} {took:.2f} s after the revocation"
         await expect(row).to_contain_text("Revoked")
         await expect(row.get_by_role("button", name="Revoke")).to_have_count(0)
-        assert errors.unexpected(PROVOKED) == []
+        assert errors.unexpected(PROVOKED, AUDIT_BUSY) == []
 
         # The auditor signs in and sees those events, the support operator as their actor.
         audit = await auditor_context.new_page()
@@ -235,7 +238,7 @@ async def test_support_revokes_a_shareable_link_and_an_auditor_reviews_verifies_
             data={"kind": "shareable"}, headers={"X-CSRF-Token": csrf},
         )
         assert called.status == 403 and (await called.json())["error"]["code"] == "forbidden"
-        assert auditor_errors.unexpected(PROVOKED) == []
+        assert auditor_errors.unexpected(PROVOKED, AUDIT_BUSY) == []
     finally:
         for opened in (support_context, admin_browser, auditor_context):
             await opened.close()
@@ -363,7 +366,7 @@ async def test_an_admin_manages_api_keys_and_operators_and_every_page_fits_a_pho
         await api.post(f"/api/v1/organizations/{organization_id}/portal_links", json={"kind": "shareable"})
         await page.set_viewport_size({"width": 390, "height": 844})
         for path, name in (("/console/organizations", "phone-organizations"), (f"/console/organizations/{organization_id}", "phone-organization"),
-                           ("/console/audit", "phone-audit"), ("/console/api-keys", None), ("/console/operators", None),
+                           (f"/console/audit?organization_id={organization_id}", "phone-audit"), ("/console/api-keys", None), ("/console/operators", None),
                            ("/console/password", None)):
             await page.goto(f"{proxy_url}{path}")
             await expect(page.locator("#results-status, #links-status, #password-form").first).to_be_attached()
@@ -372,6 +375,6 @@ async def test_an_admin_manages_api_keys_and_operators_and_every_page_fits_a_pho
             assert widths[0] <= widths[1], f"{path} scrolls sideways at 390 px: {widths}"
             if name:
                 await shot(page, name)
-        assert errors.unexpected(PROVOKED) == []
+        assert errors.unexpected(PROVOKED, AUDIT_BUSY) == []
     finally:
         await context.close()

@@ -1,6 +1,8 @@
 """The one error shape of every Portico HTTP API: {"error": {"code", "message", "field"?}} with a 4xx status."""
 from typing import Any
 
+import asyncpg
+import redis.exceptions
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -54,6 +56,28 @@ async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse
     return JSONResponse(error_body(code, str(error.detail)), status_code=error.status_code, headers=error.headers)
 
 
+# A dependency that is down, restarting or refusing connections (Postgres stopping or starting up, Redis
+# gone, a pool that cannot hand out a connection in time): the request changed nothing it could not
+# roll back, and a retry in a moment will do. Never a 500.
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+
+async def _dependency_unavailable(request: Request, error: Exception) -> JSONResponse:
+    log.warning("http.dependency_unavailable", path=request.url.path, error=f"{type(error).__name__}: {error}"[:200])
+    return JSONResponse(
+        error_body("service_unavailable", "A service Portico depends on is unavailable for a moment; retry shortly."),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     log.error("http.unhandled_error", path=request.url.path, error=repr(error), exc_info=error)
     return JSONResponse(error_body("internal_error", "Something went wrong on our side; it has been logged."), 500)
@@ -63,4 +87,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    for dependency_error in DEPENDENCY_ERRORS:
+        app.add_exception_handler(dependency_error, _dependency_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -78,6 +78,14 @@ async def _dependency_unavailable(request: Request, error: Exception) -> JSONRes
     )
 
 
+async def _interface_error(request: Request, error: Exception) -> JSONResponse:
+    """asyncpg says "the underlying connection is closed" when Postgres went away mid-transaction;
+    its other interface errors are bugs."""
+    if "connection is closed" in str(error):
+        return await _dependency_unavailable(request, error)
+    return await _unexpected_error(request, error)
+
+
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     log.error("http.unhandled_error", path=request.url.path, error=repr(error), exc_info=error)
     return JSONResponse(error_body("internal_error", "Something went wrong on our side; it has been logged."), 500)
@@ -89,4 +97,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     for dependency_error in DEPENDENCY_ERRORS:
         app.add_exception_handler(dependency_error, _dependency_unavailable)
+    app.add_exception_handler(asyncpg.InterfaceError, _interface_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -16,6 +16,8 @@ FAILURES = {
     "redis-refused": redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379."),
     "redis-timeout": redis.exceptions.TimeoutError("Timeout reading from socket"),
     "pool-timeout": TimeoutError(),
+    "postgres-closed-mid-transaction": asyncpg.InterfaceError(
+        "cannot call Transaction.__aexit__(): the underlying connection is closed"),
 }
 
 
@@ -38,3 +40,17 @@ async def test_a_dependency_that_is_down_answers_503_json_with_retry_after(name:
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "service_unavailable"
     assert response.headers["retry-after"] == "1"
+
+
+async def test_other_asyncpg_interface_errors_are_still_bugs_answered_500():
+    app = make_app()
+
+    @app.get("/misuse")
+    async def misuse() -> None:
+        raise asyncpg.InterfaceError("cannot perform operation: another operation is in progress")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/misuse")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"

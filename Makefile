@@ -49,10 +49,10 @@ test-integration: install
 helm-check:
 	@bash deploy/helm/tools.sh check
 
-# Benchmarks print their tables and write JSON under bench/results/ (git-ignored). They need the stack.
+# Every benchmark with its baselines, then one summary table (figure, baseline, ratio, target); JSON under
+# bench/results/ (git-ignored). About four minutes; `$(PY) -m bench --quick` is a smoke run.
 bench: up
-	$(PY) -m bench.links
-	$(PY) -m bench.audit_ingest
+	$(PY) -m bench
 
 clean: down
 	rm -rf .run

@@ -3,9 +3,10 @@
 Run against a running stack (`make up`): `python -m bench.audit_ingest [--events N] [--lag-seconds S]`.
 1. Baseline: asyncpg COPY of the same rows into a plain table (no indexes, no chain), in batches of
    the consumer's size, in this process. The table is dropped afterwards.
-2. Ingest: N events published to Kafka as fast as one producer can; the clock runs from the first
+2. Warm-up: 1,000 events through the whole path, untimed.
+3. Ingest: N events published to Kafka as fast as one producer can; the clock runs from the first
    publish until the last row is committed in audit_log (polled), so it is end to end.
-3. Lag: events published at a steady 1,000/s; each one's lag is the time from its publish until a
+4. Lag: events published at a steady 1,000/s; each one's lag is the time from its publish until a
    20 ms poller sees it committed in audit_log.
 Every event it sends is really recorded (the log is append-only): source "/portico/bench".
 Everything goes to 127.0.0.1; loops are bounded by --events (≤ 50,000) and a 120 s budget.
@@ -13,16 +14,16 @@ Everything goes to 127.0.0.1; loops are bounded by --events (≤ 50,000) and a 1
 import argparse
 import asyncio
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from audit.domain import chain_entries, entry_from_event
-from audit.handlers import MAX_BATCH
-from audit.store import COLUMNS
+from bench.baselines import raw_copy
 from bench.stats import percentile, print_table, write_results
 from portico_events import Actor, CloudEvent, ConnectionViewed
+from shared.broker import aiokafka_options
 from shared.ids import new_id
 from shared.settings import Settings
 
@@ -31,6 +32,7 @@ MAX_EVENTS = 50_000
 BUDGET_S = 120.0
 LAG_RATE = 1000  # events/s
 POLL_S = 0.02
+WARM_UP = 1000  # events through the whole path before anything is timed
 
 
 def bench_events(n: int, organizations: int = 500) -> list[CloudEvent]:
@@ -48,22 +50,6 @@ def bench_events(n: int, organizations: int = 500) -> list[CloudEvent]:
         )
         for i in range(n)
     ]
-
-
-async def raw_copy(conn: asyncpg.Connection, events: list[CloudEvent]) -> float:
-    """Events/s for plain COPY of the very rows audit would write (chain computed beforehand, untimed)."""
-    rows = [tuple(getattr(r, c) for c in COLUMNS)
-            for r in chain_entries([entry_from_event(e) for e in events], {}, 0, datetime.now(UTC))]
-    table = f"bench_raw_copy_{new_id('t')[2:]}"
-    await conn.execute(f"CREATE TABLE {table} (LIKE audit_log)")
-    try:
-        start = time.perf_counter()
-        for offset in range(0, len(rows), MAX_BATCH):
-            async with conn.transaction():
-                await conn.copy_records_to_table(table, records=rows[offset:offset + MAX_BATCH], columns=COLUMNS)
-        return len(rows) / (time.perf_counter() - start)
-    finally:
-        await conn.execute(f"DROP TABLE {table}")
 
 
 async def recorded_since(conn: asyncpg.Connection, after_sequence: int) -> list[asyncpg.Record]:
@@ -133,50 +119,70 @@ async def lag_at_steady_rate(conn: asyncpg.Connection, producer: AIOKafkaProduce
     ]
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=MAX_EVENTS, help=f"ingest phase size (≤ {MAX_EVENTS})")
-    parser.add_argument("--lag-seconds", type=float, default=15.0, help="length of the 1,000 events/s phase")
-    args = parser.parse_args()
-    n = max(1, min(args.events, MAX_EVENTS))
-    lag_seconds = max(1.0, min(args.lag_seconds, 30.0))
-    deadline = time.monotonic() + BUDGET_S
+@dataclass
+class AuditRun:
+    copy_per_s: float
+    publish_per_s: float
+    ingest_per_s: float
+    recorded: int
+    events: int
+    batches: int
+    lags: list[float]
 
-    settings = Settings()
+
+async def run(settings: Settings, n: int, lag_seconds: float) -> AuditRun:
+    n = max(1, min(n, MAX_EVENTS))
+    lag_seconds = max(1.0, min(lag_seconds, 30.0))
+    deadline = time.monotonic() + BUDGET_S
     conn = await asyncpg.connect(settings.audit_database_url.get_secret_value())
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
-                                enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024)
+    producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all", enable_idempotence=True, linger_ms=5,
+                                max_batch_size=256 * 1024)
     await producer.start()
     try:
         events = bench_events(n)
         copy_per_s = await raw_copy(conn, events)
+        await ingest(conn, producer, bench_events(WARM_UP), deadline)
         result = await ingest(conn, producer, events, deadline)
         lags = await lag_at_steady_rate(conn, producer, lag_seconds, deadline)
     finally:
         await producer.stop()
         await conn.close()
+    return AuditRun(copy_per_s, result["publish_per_s"], result["end_to_end_per_s"], int(result["recorded"]), n,
+                    int(result["batches"]), lags)
 
-    ratio = result["end_to_end_per_s"] / copy_per_s
-    lag_p99 = percentile(lags, 99)
+
+def report(result: AuditRun) -> list[dict[str, object]]:
+    """Print this benchmark's own table; return its rows."""
+    lag_p99 = percentile(result.lags, 99)
     rows = [
-        {"measure": "raw asyncpg COPY, plain table", "value": round(copy_per_s), "unit": "events/s", "target": "",
-         "n": n},
-        {"measure": "publish (one producer)", "value": round(result["publish_per_s"]), "unit": "events/s",
-         "target": "", "n": n},
-        {"measure": "audit ingest, Kafka → audit_log (end to end)", "value": round(result["end_to_end_per_s"]),
-         "unit": "events/s", "target": "≥ 5,000 " + ("PASS" if result["end_to_end_per_s"] >= 5000 else "FAIL"),
-         "n": int(result["recorded"])},
-        {"measure": "audit ingest / raw COPY", "value": round(ratio, 3), "unit": "ratio", "target": "", "n": n},
-        {"measure": f"lag p50 at {LAG_RATE:,}/s", "value": round(percentile(lags, 50) * 1000, 1), "unit": "ms",
-         "target": "", "n": len(lags)},
+        {"measure": "raw asyncpg COPY, plain table", "value": round(result.copy_per_s), "unit": "events/s",
+         "target": "", "n": result.events},
+        {"measure": "publish (one producer)", "value": round(result.publish_per_s), "unit": "events/s",
+         "target": "", "n": result.events},
+        {"measure": "audit ingest, Kafka → audit_log (end to end)", "value": round(result.ingest_per_s),
+         "unit": "events/s", "target": "≥ 5,000 " + ("PASS" if result.ingest_per_s >= 5000 else "FAIL"),
+         "n": result.recorded},
+        {"measure": "audit ingest / raw COPY", "value": round(result.ingest_per_s / result.copy_per_s, 3),
+         "unit": "ratio", "target": "", "n": result.events},
+        {"measure": f"lag p50 at {LAG_RATE:,}/s", "value": round(percentile(result.lags, 50) * 1000, 1),
+         "unit": "ms", "target": "", "n": len(result.lags)},
         {"measure": f"lag p99 at {LAG_RATE:,}/s", "value": round(lag_p99 * 1000, 1), "unit": "ms",
-         "target": "< 1,000 " + ("PASS" if lag_p99 < 1.0 else "FAIL"), "n": len(lags)},
-        {"measure": f"lag max at {LAG_RATE:,}/s", "value": round(max(lags) * 1000, 1), "unit": "ms", "target": "",
-         "n": len(lags)},
+         "target": "< 1,000 " + ("PASS" if lag_p99 < 1.0 else "FAIL"), "n": len(result.lags)},
+        {"measure": f"lag max at {LAG_RATE:,}/s", "value": round(max(result.lags) * 1000, 1), "unit": "ms",
+         "target": "", "n": len(result.lags)},
     ]
-    print_table(f"audit ingest ({result['batches']} consumer batches for {n:,} events)", rows)
-    print(f"\nresults: {write_results('audit_ingest', rows)}")
+    print_table(f"Audit ingest ({result.batches} consumer batches for {result.events:,} events)", rows)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=MAX_EVENTS, help=f"ingest phase size (≤ {MAX_EVENTS})")
+    parser.add_argument("--lag-seconds", type=float, default=15.0, help="length of the 1,000 events/s phase")
+    args = parser.parse_args()
+    result = asyncio.run(run(Settings(), args.events, args.lag_seconds))
+    print(f"\nresults: {write_results('audit_ingest', report(result))}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -1,7 +1,8 @@
-"""Portal link benchmark: generate→redeem latency, redemption throughput, link-event propagation.
+"""Portal link benchmark: generate→redeem latency, issuance and redemption throughput, link-event propagation.
 
-Run against a running stack (`make up`): `python -m bench.links [--cycles N] [--seconds S]`.
-Everything it sends goes to 127.0.0.1; every loop is bounded in count and time.
+Run against a running stack (`make up`): `python -m bench.links [--cycles N]` (`make bench` runs it
+with the others and prints the summary). Everything it sends goes to 127.0.0.1; every loop is bounded
+in count and time.
 
 Latencies are given twice: as this Python client saw them (httpx adds a few milliseconds of its own
 on this machine) and as the proxy measured them ($request_time in deploy/local's nginx access log,
@@ -9,169 +10,225 @@ matched by X-Request-ID), which is what Portico itself spends.
 """
 import argparse
 import asyncio
-import os
-import re
 import time
 import uuid
-from pathlib import Path
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
 
+from bench import baselines
+from bench.proxy_log import log_offset, proxy_times
 from bench.stats import percentile, print_table, write_results
+from bench.throughput import Step, best_step, ramp, run_step, step_rows
 from link_issuer.admin import create_api_key
 from shared.redis_client import create_redis
 from shared.settings import Settings
 
 JSON = {"Accept": "application/json"}
+ISSUANCE_P99_CEILING_S = 0.100
+REDEEM_WORKERS = 16
 
 
-def ms(seconds: float) -> float:
-    return seconds * 1000
+@dataclass(frozen=True)
+class Sizes:
+    cycles: int = 10_000  # generate→redeem cycles in all (sequential ones first, then concurrent ones)
+    sequential: int = 3_000  # the latency figures come from these, one cycle at a time
+    concurrent_workers: int = 8
+    cycles_budget_s: float = 150.0
+    bare: int = 2_000
+    ramp_step_s: float = 3.0
+    redeem_s: float = 6.0
+    propagation: int = 500
 
 
-async def baseline_http(client: httpx.AsyncClient, n: int) -> list[float]:
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        response = await client.get("/internal/health/portal-session/healthz")
-        samples.append(time.perf_counter() - start)
-        response.raise_for_status()
-    return samples
+@dataclass
+class Cycles:
+    generate: list[float] = field(default_factory=list)
+    redeem: list[float] = field(default_factory=list)
+    attempted: int = 0
+    failures: int = 0
+    request_ids: dict[str, set[str]] = field(default_factory=lambda: {"generate": set(), "redeem": set()})
+
+    @property
+    def total(self) -> list[float]:
+        return [g + r for g, r in zip(self.generate, self.redeem, strict=True)]
 
 
-async def baseline_redis(settings: Settings, n: int) -> list[float]:
-    redis = create_redis(settings.redis_url)
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        await redis.ping()
-        samples.append(time.perf_counter() - start)
-    await redis.aclose()
-    return samples
+@dataclass
+class LinksRun:
+    bare_client: list[float]
+    bare_proxy: list[float]
+    redis_ping: list[float]
+    cycles: Cycles
+    proxy_generate: list[float]
+    proxy_redeem: list[float]
+    concurrent: Cycles
+    issuance: list[Step]
+    bare_ramp: list[Step]
+    redemption: Step
+    bare_redemption: Step
+    propagation: list[float]
+
+    @property
+    def best_issuance(self) -> Step | None:
+        return best_step(self.issuance, ISSUANCE_P99_CEILING_S)
+
+    @property
+    def best_bare(self) -> Step | None:
+        return best_step(self.bare_ramp, ISSUANCE_P99_CEILING_S)
 
 
-ACCESS_LOG = Path(os.environ.get("PORTICO_RUN_DIR", Path(__file__).parents[1] / ".run")) / "logs" / "nginx-access.log"
-_LOGGED = re.compile(r" rt=(?P<rt>[0-9.]+) .* rid=(?P<rid>\S+)$")
+def _answer(response: httpx.Response, key: str) -> dict[str, str]:
+    """The named object of a successful answer; a failed setup call stops the benchmark with what went wrong."""
+    if response.is_error:
+        raise SystemExit(f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text[:300]}")
+    return response.json()[key]
 
 
-def proxy_times(request_ids: set[str], log_offset: int) -> dict[str, float]:
-    """Seconds the proxy spent on each of these requests, from its access log since `log_offset`."""
-    if not ACCESS_LOG.exists():
-        return {}
-    times = {}
-    with ACCESS_LOG.open("rb") as log:
-        log.seek(log_offset)
-        for line in log:
-            match = _LOGGED.search(line.decode(errors="replace").rstrip())
-            if match and match["rid"] in request_ids:
-                times[match["rid"]] = float(match["rt"])
-    return times
-
-
-async def generate_redeem_cycles(api: httpx.AsyncClient, browser: httpx.AsyncClient, org: str, cycles: int, deadline: float):
-    generate, redeem, failures, ids = [], [], 0, {"generate": set(), "redeem": set()}
-    run = uuid.uuid4().hex[:8]
-    for i in range(cycles):
-        if time.monotonic() > deadline:
-            break
-        start = time.perf_counter()
-        generate_id, redeem_id = f"bench-{run}-g{i}", f"bench-{run}-r{i}"
-        link = (await api.put(f"/api/v1/organizations/{org}/portal_links", headers={"X-Request-ID": generate_id})).json()["link"]
-        issued = time.perf_counter()
-        browser.cookies.clear()
-        response = await browser.get(urlsplit(link["location"]).path, headers={**JSON, "X-Request-ID": redeem_id})
-        done = time.perf_counter()
-        generate.append(issued - start)
-        redeem.append(done - issued)
-        ids["generate"].add(generate_id)
-        ids["redeem"].add(redeem_id)
-        failures += response.status_code != 303
-    return generate, redeem, failures, ids
-
-
-async def redemption_throughput(api: httpx.AsyncClient, base_url: str, org: str, seconds: float, workers: int) -> tuple[int, float, int]:
-    """Redeem one shareable link as fast as `workers` concurrent browsers can, for `seconds`."""
-    link = (await api.post(f"/api/v1/organizations/{org}/portal_links", json={"kind": "shareable"})).json()["link"]
-    path = urlsplit(link["location"]).path
-    done, failures = 0, 0
-    stop = time.monotonic() + seconds
+async def generate_redeem_cycles(api: httpx.AsyncClient, base_url: str, org: str, cycles: int, deadline: float,
+                                 workers: int = 1) -> Cycles:
+    """`cycles` of: generate a magic link, then redeem it as a fresh browser would; `workers` at a time."""
+    result, run, issued = Cycles(), uuid.uuid4().hex[:8], iter(range(cycles))
 
     async def browser_loop() -> None:
-        nonlocal done, failures
         async with httpx.AsyncClient(base_url=base_url, timeout=10) as browser:
-            while time.monotonic() < stop:
-                browser.cookies.clear()
-                response = await browser.get(path, headers=JSON)
-                done += 1
-                failures += response.status_code != 303
+            for i in issued:
+                if time.monotonic() > deadline:
+                    return
+                result.attempted += 1
+                generate_id, redeem_id = f"bench-{run}-g{i}", f"bench-{run}-r{i}"
+                try:
+                    start = time.perf_counter()
+                    response = await api.put(f"/api/v1/organizations/{org}/portal_links",
+                                             headers={"X-Request-ID": generate_id})
+                    generated = time.perf_counter()
+                    response.raise_for_status()
+                    browser.cookies.clear()
+                    path = urlsplit(response.json()["link"]["location"]).path
+                    redeemed = await browser.get(path, headers={**JSON, "X-Request-ID": redeem_id})
+                except httpx.HTTPError:
+                    result.failures += 1
+                    continue
+                result.generate.append(generated - start)
+                result.redeem.append(time.perf_counter() - generated)
+                result.request_ids["generate"].add(generate_id)
+                result.request_ids["redeem"].add(redeem_id)
+                result.failures += redeemed.status_code != 303
 
-    start = time.monotonic()
     await asyncio.gather(*(browser_loop() for _ in range(workers)))
-    return done, time.monotonic() - start, failures
+    return result
+
+
+async def issuance_and_baseline(api: httpx.AsyncClient, org: str, step_s: float) -> tuple[list[Step], list[Step]]:
+    """Ramp concurrency on magic-link issuance, then on the bare endpoint of the same stack."""
+    async def issue() -> bool:
+        return (await api.put(f"/api/v1/organizations/{org}/portal_links")).status_code == 200
+
+    async def bare() -> bool:
+        return (await api.get(baselines.BARE_PATH.format(service="link-issuer"))).status_code == 200
+
+    await run_step(issue, 4, 1.0)  # warm-up
+    issuance = await ramp(issue, step_s, ISSUANCE_P99_CEILING_S)
+    return issuance, await ramp(bare, step_s, ISSUANCE_P99_CEILING_S)
+
+
+async def redemption_and_baseline(api: httpx.AsyncClient, base_url: str, org: str, seconds: float) -> tuple[Step, Step]:
+    """One shareable link redeemed by REDEEM_WORKERS concurrent browsers; the bare endpoint likewise."""
+    response = await api.post(f"/api/v1/organizations/{org}/portal_links", json={"kind": "shareable"})
+    path = urlsplit(_answer(response, "link")["location"]).path
+    async with httpx.AsyncClient(base_url=base_url, timeout=10,
+                                 limits=httpx.Limits(max_connections=REDEEM_WORKERS)) as browser:
+        async def redeem() -> bool:
+            browser.cookies.clear()
+            return (await browser.get(path, headers=JSON)).status_code == 303
+
+        async def bare() -> bool:
+            return (await browser.get(baselines.BARE_PATH.format(service="portal-session"))).status_code == 200
+
+        return await run_step(redeem, REDEEM_WORKERS, seconds), await run_step(bare, REDEEM_WORKERS, seconds)
 
 
 async def propagation(api: httpx.AsyncClient, settings: Settings, org: str, n: int) -> list[float]:
     """From the API's answer to the link's state being in portal-session's Redis (outbox→Kafka→consumer)."""
     redis = create_redis(settings.redis_url)
     samples = []
-    for _ in range(n):
-        link = (await api.put(f"/api/v1/organizations/{org}/portal_links")).json()["link"]
-        answered = time.perf_counter()
-        key = f"portico:ps:link:{link['id']}"
-        while not await redis.hexists(key, "return_url") and time.perf_counter() - answered < 2.0:
-            await asyncio.sleep(0.0005)
-        samples.append(time.perf_counter() - answered)
-    await redis.aclose()
+    try:
+        for _ in range(n):
+            link = _answer(await api.put(f"/api/v1/organizations/{org}/portal_links"), "link")
+            answered = time.perf_counter()
+            key = f"portico:ps:link:{link['id']}"
+            while not await redis.hexists(key, "return_url") and time.perf_counter() - answered < 2.0:
+                await asyncio.sleep(0.0005)
+            samples.append(time.perf_counter() - answered)
+    finally:
+        await redis.aclose()
     return samples
 
 
-async def main(cycles: int, seconds: float, workers: int) -> None:
-    settings = Settings()
+async def run(settings: Settings, sizes: Sizes) -> LinksRun:
     _, key = await create_api_key(settings, "bench")
     base = settings.public_url
-    limits = httpx.Limits(max_keepalive_connections=20)
-    async with (
-        httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10, limits=limits) as api,
-        httpx.AsyncClient(base_url=base, timeout=10) as browser,
-    ):
-        org = (await api.post("/api/v1/organizations", json={"display_name": "Bench Inc."})).json()["organization"]["id"]
-        await generate_redeem_cycles(api, browser, org, 200, time.monotonic() + 60)  # warm-up
-        http_base = await baseline_http(browser, 2000)
-        redis_base = await baseline_redis(settings, 2000)
-        log_offset = ACCESS_LOG.stat().st_size if ACCESS_LOG.exists() else 0
-        generate, redeem, failures, ids = await generate_redeem_cycles(api, browser, org, cycles, time.monotonic() + 900)
-        logged = proxy_times(ids["generate"] | ids["redeem"], log_offset)
-        proxy_generate = [logged[i] for i in ids["generate"] if i in logged]
-        proxy_redeem = [logged[i] for i in ids["redeem"] if i in logged]
-        done, elapsed, throughput_failures = await redemption_throughput(api, base, org, seconds, workers)
-        propagated = await propagation(api, settings, org, 500)
+    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10, limits=limits) as api:
+        org = _answer(await api.post("/api/v1/organizations", json={"display_name": "Bench Inc."}), "organization")["id"]
+        await generate_redeem_cycles(api, base, org, 200, time.monotonic() + 30)  # warm-up
+        bare_client, bare_proxy = await baselines.bare_endpoint(api, "portal-session", sizes.bare)
+        redis_ping = await baselines.redis_ping(settings, sizes.bare)
+        deadline = time.monotonic() + sizes.cycles_budget_s
+        offset = log_offset()
+        cycles = await generate_redeem_cycles(api, base, org, min(sizes.sequential, sizes.cycles), deadline)
+        logged = proxy_times(cycles.request_ids["generate"] | cycles.request_ids["redeem"], offset)
+        concurrent = await generate_redeem_cycles(api, base, org, sizes.cycles - cycles.attempted, deadline,
+                                                  workers=sizes.concurrent_workers)
+        issuance, bare_ramp = await issuance_and_baseline(api, org, sizes.ramp_step_s)
+        redemption, bare_redemption = await redemption_and_baseline(api, base, org, sizes.redeem_s)
+        propagated = await propagation(api, settings, org, sizes.propagation)
+    return LinksRun(
+        bare_client, bare_proxy, redis_ping, cycles,
+        [logged[i] for i in cycles.request_ids["generate"] if i in logged],
+        [logged[i] for i in cycles.request_ids["redeem"] if i in logged],
+        concurrent, issuance, bare_ramp, redemption, bare_redemption, propagated,
+    )
 
-    rows: list[dict[str, object]] = [
-        {"measure": "bare endpoint via proxy (baseline)", "n": len(http_base), "p50 ms": ms(percentile(http_base, 50)), "p99 ms": ms(percentile(http_base, 99)), "p99.9 ms": ms(percentile(http_base, 99.9))},
-        {"measure": "redis PING (baseline)", "n": len(redis_base), "p50 ms": ms(percentile(redis_base, 50)), "p99 ms": ms(percentile(redis_base, 99)), "p99.9 ms": ms(percentile(redis_base, 99.9))},
-        {"measure": "generate magic link (PUT)", "n": len(generate), "p50 ms": ms(percentile(generate, 50)), "p99 ms": ms(percentile(generate, 99)), "p99.9 ms": ms(percentile(generate, 99.9))},
-        {"measure": "redeem right after generate (GET)", "n": len(redeem), "p50 ms": ms(percentile(redeem, 50)), "p99 ms": ms(percentile(redeem, 99)), "p99.9 ms": ms(percentile(redeem, 99.9))},
-        {"measure": "generate, measured by the proxy", "n": len(proxy_generate), "p50 ms": ms(percentile(proxy_generate, 50)), "p99 ms": ms(percentile(proxy_generate, 99)), "p99.9 ms": ms(percentile(proxy_generate, 99.9))},
-        {"measure": "redeem, measured by the proxy", "n": len(proxy_redeem), "p50 ms": ms(percentile(proxy_redeem, 50)), "p99 ms": ms(percentile(proxy_redeem, 99)), "p99.9 ms": ms(percentile(proxy_redeem, 99.9))},
-        {"measure": "issued event → Redis state", "n": len(propagated), "p50 ms": ms(percentile(propagated, 50)), "p99 ms": ms(percentile(propagated, 99)), "p99.9 ms": ms(percentile(propagated, 99.9))},
+
+def _latency_row(measure: str, samples: list[float]) -> dict[str, object]:
+    return {"measure": measure, "n": len(samples), "p50 ms": percentile(samples, 50) * 1000,
+            "p99 ms": percentile(samples, 99) * 1000, "p99.9 ms": percentile(samples, 99.9) * 1000}
+
+
+def report(result: LinksRun) -> list[dict[str, object]]:
+    """Print this benchmark's own tables; return their rows."""
+    latency = [
+        _latency_row("bare endpoint via proxy (baseline)", result.bare_client),
+        _latency_row("bare endpoint, measured by the proxy", result.bare_proxy),
+        _latency_row("redis PING (baseline)", result.redis_ping),
+        _latency_row("generate magic link (PUT)", result.cycles.generate),
+        _latency_row("redeem right after generate (GET)", result.cycles.redeem),
+        _latency_row("generate→redeem cycle", result.cycles.total),
+        _latency_row("generate, measured by the proxy", result.proxy_generate),
+        _latency_row("redeem, measured by the proxy", result.proxy_redeem),
+        _latency_row("generate→redeem cycle, concurrent", result.concurrent.total),
+        _latency_row("issued event → Redis state", result.propagation),
     ]
-    print_table("Portal links (latency)", rows)
-    summary = [
-        {"figure": "generate→redeem failures", "value": f"{failures} of {len(redeem)}", "target": "0 of 10,000"},
-        {"figure": "redeem p99 measured by the proxy", "value": f"{ms(percentile(proxy_redeem, 99)):.1f} ms", "target": "≤ 15 ms"},
-        {"figure": "redeem p99 / bare endpoint p99 (client-seen)", "value": f"{percentile(redeem, 99) / percentile(http_base, 99):.1f}x", "target": ""},
-        {"figure": f"redemptions/s ({workers} browsers, {elapsed:.0f} s)", "value": f"{done / elapsed:,.0f}", "target": f"failures {throughput_failures}"},
-        {"figure": "propagation p99", "value": f"{ms(percentile(propagated, 99)):.1f} ms", "target": "≤ 20 ms"},
-    ]
-    print_table("Portal links (summary)", summary)
-    print(f"\nresults: {write_results('links', rows + summary)}")
+    print_table("Portal links: latency", latency)
+    print(f"generate→redeem failures: {result.cycles.failures + result.concurrent.failures} of "
+          f"{result.cycles.attempted + result.concurrent.attempted} cycles")
+    load = (step_rows("issue magic link", result.issuance) + step_rows("bare endpoint", result.bare_ramp)
+            + step_rows("redeem shareable link", [result.redemption])
+            + step_rows("bare endpoint", [result.bare_redemption]))
+    print_table("Portal links: throughput (closed loop, one driver process)", load)
+    return latency + load
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=Sizes.cycles, help="generate→redeem cycles in all")
+    parser.add_argument("--sequential", type=int, default=Sizes.sequential, help="of which one at a time")
+    args = parser.parse_args()
+    result = asyncio.run(run(Settings(), Sizes(cycles=args.cycles, sequential=args.sequential)))
+    print(f"\nresults: {write_results('links', report(result))}")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cycles", type=int, default=10_000, help="generate→redeem cycles (default 10,000)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of the throughput run")
-    parser.add_argument("--workers", type=int, default=16, help="concurrent browsers in the throughput run")
-    args = parser.parse_args()
-    asyncio.run(main(args.cycles, args.seconds, args.workers))
+    main()

@@ -14,7 +14,7 @@ def percentile(samples: Sequence[float], p: float) -> float:
     if not samples:
         return math.nan
     ordered = sorted(samples)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    rank = max(1, math.ceil(round(p / 100 * len(ordered), 9)))  # round: 99.9 / 100 * 1000 is 999.0000000000001
     return ordered[rank - 1]
 
 
@@ -29,10 +29,11 @@ def print_table(title: str, rows: list[dict[str, object]]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
 
 
-def write_results(name: str, rows: list[dict[str, object]]) -> Path:
+def write_results(name: str, rows: list[dict[str, object]], **extra: object) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    path.write_text(json.dumps({"benchmark": name, "machine": platform.node(), "rows": rows}, indent=2, default=str))
+    document = {"benchmark": name, "machine": platform.node(), "rows": rows, **extra}
+    path.write_text(json.dumps(document, indent=2, default=str))
     return path
 
 

@@ -11,6 +11,20 @@ from shared.relay import RelayLoop
 
 LEASE_MS = 5_000
 
+# Take the lease if it is free, renew it if it is ours, and read the head of the outbox, in one round trip
+# (the relay runs a step after every redemption). Returns {0} to a relay that does not hold the lease.
+_CLAIM_BATCH = """
+local holder = redis.call('GET', KEYS[2])
+if holder == false then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+elseif holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+else
+  return {0}
+end
+return {1, redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1)}
+"""
+
 # Trim only while still holding the lease: a relay that lost it mid-publish must not drop events
 # that the new holder has not published yet.
 _TRIM_IF_HOLDER = """
@@ -34,27 +48,19 @@ class RedisOutboxRelay(RelayLoop):
         self, redis: Redis, broker: KafkaBroker, list_key: str, *, poll_interval_s: float = 0.5, batch_size: int = 500
     ) -> None:
         super().__init__(poll_interval_s)
-        self._redis = redis
         self._broker = broker
         self._list_key = list_key
         self._lease_key = f"{list_key}:relay-lease"
         self._holder = secrets.token_hex(8)
         self._batch_size = batch_size
+        self._claim = redis.register_script(_CLAIM_BATCH)
         self._trim = redis.register_script(_TRIM_IF_HOLDER)
 
-    async def _hold_lease(self) -> bool:
-        if await self._redis.set(self._lease_key, self._holder, nx=True, px=LEASE_MS):
-            return True
-        holder = await self._redis.get(self._lease_key)
-        if holder is not None and holder.decode() == self._holder:
-            await self._redis.pexpire(self._lease_key, LEASE_MS)
-            return True
-        return False
-
     async def step(self) -> bool:
-        if not await self._hold_lease():
-            return False
-        raw = await self._redis.lrange(self._list_key, 0, self._batch_size - 1)
+        claimed = await self._claim(keys=[self._list_key, self._lease_key], args=[self._holder, LEASE_MS, self._batch_size])
+        if not claimed[0]:
+            return False  # another replica relays
+        raw = claimed[1]
         if not raw:
             return False
         await publish_events(self._broker, [CloudEvent.from_bytes(item) for item in raw])

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     portal_session_max_seconds: int = 7 * 24 * 3600
     redeem_failures_per_minute: int = 20
     connection_config_internal_url: str = "http://127.0.0.1:8103"
+    # Where link-issuer's operator console reads the audit log (the audit service's own port, not the proxy).
+    audit_internal_url: str = "http://127.0.0.1:8104"
     outbound_allow_hosts: str = ""
     outbox_poll_interval_ms: int = 500
     trusted_proxy_ips: str = "127.0.0.1"
@@ -74,6 +76,15 @@ class Settings(BaseSettings):
     portal_product_name: str = "Portico"
     portal_logo_url: str = ""
     portal_accent_color: str = "#3b5bdb"
+
+    # operator console (served by link-issuer): session lifetimes, and sign-in lockout. An account is
+    # locked after console_lockout_failures wrong passwords, a client address after
+    # console_lockout_address_failures, each for console_lockout_seconds after the last one counted.
+    console_session_idle_seconds: int = 30 * 60
+    console_session_max_seconds: int = 12 * 3600
+    console_lockout_failures: int = 20
+    console_lockout_address_failures: int = 100
+    console_lockout_seconds: int = 15 * 60
 
 
 @lru_cache(maxsize=1)

@@ -33,8 +33,8 @@ KAFKA_SECURITY_SETTINGS = {
 SERVICES: dict[str, tuple[str, int, set[str]]] = {
     "link-issuer": ("link_issuer", 8101, {"proxy"}),
     "portal-session": ("portal_session", 8102, {"proxy"}),
-    "connection-config": ("connection_config", 8103, {"proxy", "portal-session"}),
-    "audit": ("audit", 8104, {"proxy"}),
+    "connection-config": ("connection_config", 8103, {"proxy", "portal-session", "link-issuer"}),
+    "audit": ("audit", 8104, {"proxy", "link-issuer"}),
 }
 # Resources the chart renders only for operators installed in the cluster; kubernetes-validate
 # ships no schema for them.
@@ -155,6 +155,7 @@ def test_defaults_run_each_service_from_the_one_image_on_its_port():
     settings = of_kind(manifests, "ConfigMap")[f"{RELEASE}-settings"]["data"]
     assert settings["PORTICO_HTTP_HOST"] == "0.0.0.0"
     assert settings["PORTICO_CONNECTION_CONFIG_INTERNAL_URL"] == f"http://{RELEASE}-connection-config:8103"
+    assert settings["PORTICO_AUDIT_INTERNAL_URL"] == f"http://{RELEASE}-audit:8104"
     assert {settings[f"PORTICO_{s.upper().replace('-', '_')}_PORT"] for s in SERVICES} == {"8101", "8102", "8103", "8104"}
 
 
@@ -316,7 +317,7 @@ def test_ingress_sends_the_public_paths_to_the_proxy():
 
 
 @pytest.mark.parametrize("rendering", ["defaults", "production"])
-def test_network_policies_let_only_callers_in_and_only_portal_session_call_a_service(rendering):
+def test_network_policies_let_only_callers_in_and_only_portal_session_and_the_console_call_a_service(rendering):
     manifests = render(rendering)
     policies = of_kind(manifests, "NetworkPolicy")
     for service, (_, port, callers) in SERVICES.items():
@@ -329,7 +330,8 @@ def test_network_policies_let_only_callers_in_and_only_portal_session_call_a_ser
             peer["podSelector"]["matchLabels"].get("app.kubernetes.io/component")
             for rule in policy["egress"] for peer in rule.get("to", []) if set(peer) == {"podSelector"}
         }
-        assert pod_peers == ({"connection-config"} if service == "portal-session" else set()), service
+        calls = {"portal-session": {"connection-config"}, "link-issuer": {"connection-config", "audit"}}
+        assert pod_peers == calls.get(service, set()), service
     proxy = policies[f"{RELEASE}-proxy"]["spec"]
     reached = {peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
                for rule in proxy["egress"] for peer in rule.get("to", []) if set(peer) == {"podSelector"}}
@@ -343,7 +345,7 @@ def test_network_policies_open_only_each_services_dependencies():
         return {p["port"] for rule in policies[f"{RELEASE}-{name}"]["spec"]["egress"] for p in rule["ports"]}
 
     dns, kafka, redis, postgres, https = 53, 9093, 6380, 5432, 443
-    assert egress_ports("link-issuer") == {dns, kafka, redis, postgres}
+    assert egress_ports("link-issuer") == {dns, kafka, redis, postgres, 8103, 8104}
     assert egress_ports("portal-session") == {dns, kafka, redis, 8103}
     assert egress_ports("connection-config") == {dns, kafka, postgres, https}
     assert egress_ports("audit") == {dns, kafka, postgres}

@@ -24,7 +24,7 @@ GUIDES = load_guides()
 
 def site(**branding: str) -> Site:
     brand = brand_from_settings(Settings(**branding))
-    assets = {name: f"/portal/static/{name}" for name in ("portal.css", "portal.js", "favicon.svg", "brand.css")}
+    assets = {name: f"/portal/static/{name}" for name in ("base.css", "portal.css", "portal.js", "favicon.svg", "brand.css")}
     return Site(brand, assets)
 
 

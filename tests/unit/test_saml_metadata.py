@@ -1,4 +1,5 @@
 """SAML metadata and certificates: real-world shapes parse; hostile or broken documents are refused with a reason."""
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -236,3 +237,22 @@ def test_pasted_metadata_ignores_the_encoding_it_declared_as_a_file(encoding):
     document = vendor_metadata("okta", make_certificate()).replace('encoding="UTF-8"', f'encoding="{encoding}"')
     metadata = saml.parse_idp_metadata(saml.pasted_metadata(document), now=NOW, field=FIELD)
     assert metadata.entity_id == "http://www.okta.com/exk1fcia6d6EMsf331d8"
+
+
+# Found by tests/unit/test_saml_metadata_fuzz.py (docs/fuzzing.md): each was a 500 before.
+@pytest.mark.parametrize("encoding", ["x-unknown-charset", "shift_jis", "utf-32", "rot13", "base64", "idna"])
+def test_metadata_declaring_an_encoding_the_parser_cannot_read_is_refused(encoding):
+    document = vendor_metadata("okta", make_certificate()).replace('encoding="UTF-8"', f'encoding="{encoding}"')
+    assert refused(document).code == "metadata_encoding_unsupported"
+
+
+def test_certificate_with_an_unknown_key_algorithm_is_refused():
+    cert = make_certificate()
+    der = base64.b64decode(der_base64(cert))
+    rsa_encryption = bytes.fromhex("06092a864886f70d010101")  # OID 1.2.840.113549.1.1.1
+    unknown_algorithm = der.replace(rsa_encryption, bytes.fromhex("0609008648 86f70d010101".replace(" ", "")))
+    with pytest.raises(ConnectionProblem) as caught:
+        saml.parse_certificate(base64.b64encode(unknown_algorithm).decode(), "saml.certificates.0")
+    assert caught.value.code == "certificate_invalid" and caught.value.field == "saml.certificates.0"
+    metadata = vendor_metadata("okta", cert).replace(der_base64(cert), base64.b64encode(unknown_algorithm).decode())
+    assert refused(metadata).code == "certificate_invalid"

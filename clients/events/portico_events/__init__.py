@@ -11,12 +11,17 @@ __all__ = [
     "ALL_TOPICS",
     "CATALOGUE",
     "CONTENT_TYPE",
+    "INSTALLATION",
     "SPEC_VERSION",
     "SYSTEM",
     "TOPIC_CONNECTIONS",
     "TOPIC_LINKS",
     "TOPIC_SESSIONS",
     "Actor",
+    "ApiKeyCreated",
+    "ApiKeyRevoked",
+    "AuditLogExported",
+    "AuditLogVerified",
     "CloudEvent",
     "ConnectionCreated",
     "ConnectionDeleted",
@@ -26,6 +31,13 @@ __all__ = [
     "ConnectionUpdated",
     "ConnectionViewed",
     "EventData",
+    "OperatorCreated",
+    "OperatorDisabled",
+    "OperatorPasswordChanged",
+    "OperatorPasswordReset",
+    "OperatorSignInFailed",
+    "OperatorSignedIn",
+    "OperatorSignedOut",
     "OrganizationCreated",
     "PortalLinkIssued",
     "PortalLinkRedeemed",
@@ -42,6 +54,9 @@ TOPIC_LINKS = "portico.links"
 TOPIC_SESSIONS = "portico.sessions"
 TOPIC_CONNECTIONS = "portico.connections"
 ALL_TOPICS = (TOPIC_LINKS, TOPIC_SESSIONS, TOPIC_CONNECTIONS)
+# The organization_id (and subject) of events about the installation itself rather than one customer:
+# operators signing in, API keys, audit exports. They chain in the audit log like an organization's.
+INSTALLATION = "portico"
 
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase; the same ids as shared.ids
 
@@ -194,6 +209,104 @@ class ConnectionDeleted(ConnectionEvent):
     event_type: ClassVar[str] = "portico.connection.deleted"
 
 
+class OperatorEvent(EventData):
+    """Fields every operator-account event carries. `organization_id` is `portico` (the installation)."""
+
+    topic: ClassVar[str] = TOPIC_LINKS
+    organization_id: str = INSTALLATION
+    operator_id: str
+
+
+class OperatorSignedIn(OperatorEvent):
+    """An operator signed in to the console."""
+
+    event_type: ClassVar[str] = "portico.operator.signed_in"
+    email: str
+
+
+class OperatorSignInFailed(EventData):
+    """A console sign-in was refused: a wrong password, an unknown or disabled account, or a lockout."""
+
+    event_type: ClassVar[str] = "portico.operator.sign_in_failed"
+    topic: ClassVar[str] = TOPIC_LINKS
+    organization_id: str = INSTALLATION
+    email: str = Field(description="The email as typed (at most 254 characters); never the password.")
+    operator_id: str | None = Field(default=None, description="The account the email names, when there is one.")
+    reason: Literal["invalid_credentials", "locked_out"]
+
+
+class OperatorSignedOut(OperatorEvent):
+    """An operator signed out; the console session ended on the server."""
+
+    event_type: ClassVar[str] = "portico.operator.signed_out"
+
+
+class OperatorCreated(OperatorEvent):
+    """An operator account was created (with a one-time password, which no event carries)."""
+
+    event_type: ClassVar[str] = "portico.operator.created"
+    email: str
+    role: Literal["admin", "support", "auditor"]
+
+
+class OperatorDisabled(OperatorEvent):
+    """An operator account was disabled; its console sessions ended."""
+
+    event_type: ClassVar[str] = "portico.operator.disabled"
+
+
+class OperatorPasswordReset(OperatorEvent):
+    """An operator's password was replaced by a one-time password; their console sessions ended."""
+
+    event_type: ClassVar[str] = "portico.operator.password_reset"
+
+
+class OperatorPasswordChanged(OperatorEvent):
+    """An operator changed their own password."""
+
+    event_type: ClassVar[str] = "portico.operator.password_changed"
+
+
+class ApiKeyCreated(EventData):
+    """A management API key was created (its secret is in no event)."""
+
+    event_type: ClassVar[str] = "portico.api_key.created"
+    topic: ClassVar[str] = TOPIC_LINKS
+    organization_id: str = INSTALLATION
+    api_key_id: str
+    name: str
+
+
+class ApiKeyRevoked(EventData):
+    """A management API key was revoked."""
+
+    event_type: ClassVar[str] = "portico.api_key.revoked"
+    topic: ClassVar[str] = TOPIC_LINKS
+    organization_id: str = INSTALLATION
+    api_key_id: str
+
+
+class AuditLogExported(EventData):
+    """Someone exported the audit log; `filters` is what they asked for."""
+
+    event_type: ClassVar[str] = "portico.audit_log.exported"
+    topic: ClassVar[str] = TOPIC_LINKS
+    organization_id: str = INSTALLATION
+    format: Literal["jsonl", "csv"]
+    filters: dict[str, str] = Field(default_factory=dict, description="organization_id, type, actor, since, until as given.")
+
+
+class AuditLogVerified(EventData):
+    """Someone verified the audit log's hash chains, and what verify answered."""
+
+    event_type: ClassVar[str] = "portico.audit_log.verified"
+    topic: ClassVar[str] = TOPIC_LINKS
+    organization_id: str = INSTALLATION
+    verified_organization_id: str | None = Field(default=None, description="The one organization checked; None for all.")
+    ok: bool
+    checked: int
+
+
 CATALOGUE: dict[str, type[EventData]] = {
     model.event_type: model
     for model in (
@@ -209,6 +322,17 @@ CATALOGUE: dict[str, type[EventData]] = {
         ConnectionEnabled,
         ConnectionDisabled,
         ConnectionDeleted,
+        OperatorSignedIn,
+        OperatorSignInFailed,
+        OperatorSignedOut,
+        OperatorCreated,
+        OperatorDisabled,
+        OperatorPasswordReset,
+        OperatorPasswordChanged,
+        ApiKeyCreated,
+        ApiKeyRevoked,
+        AuditLogExported,
+        AuditLogVerified,
     )
 }
 

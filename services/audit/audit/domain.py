@@ -14,12 +14,14 @@ from portico_events import CloudEvent
 GENESIS_HASH = "0" * 64  # prev_hash of an organization's first record
 _quote = encode_basestring_ascii  # a JSON string literal, ASCII only: what canonical_json writes for a str
 
-# The record each event type is about, by type prefix: the connection, the link, the session.
+# The record each event type is about, by type prefix: the connection, the link, the session, the operator.
 _TARGET_FIELD = {
     "portico.connection.": "connection_id",
     "portico.portal_link.": "link_id",
     "portico.portal_session.": "session_id",
     "portico.organization.": "organization_id",
+    "portico.operator.": "operator_id",
+    "portico.api_key.": "api_key_id",
 }
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -67,7 +68,7 @@ def parse_certificate(text: str, field: str, *, label: str = "This certificate")
             cert = x509.load_der_x509_certificate(base64.b64decode(re.sub(r"\s+", "", text), validate=True))
         public_key = cert.public_key()
         subject = cert.subject.rfc4514_string()
-    except (ValueError, TypeError, binascii.Error, x509.UnsupportedGeneralNameType):
+    except (ValueError, TypeError, binascii.Error, x509.UnsupportedGeneralNameType, UnsupportedAlgorithm):
         raise ConnectionProblem(
             "certificate_invalid",
             f"{label} is not a valid X.509 certificate. Copy the whole PEM block, from "
@@ -175,6 +176,12 @@ def _parse_document(document: bytes, field: str, source: str) -> ET.Element:
     except ET.ParseError as error:
         raise ConnectionProblem(
             "metadata_not_xml", f"{source} is not well-formed XML ({error}). Upload the metadata file unchanged.",
+            field,
+        ) from None
+    except (LookupError, ValueError):  # expat's answer to a declared encoding it cannot read
+        raise ConnectionProblem(
+            "metadata_encoding_unsupported",
+            f"{source} declares a character encoding Portico cannot read; export it again as UTF-8.",
             field,
         ) from None
 

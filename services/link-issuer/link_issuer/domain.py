@@ -53,6 +53,27 @@ class PortalLink:
     revoked: bool
     return_url: str | None = None
     success_url: str | None = None
+    created_by: str | None = None
+    revoked_at: datetime | None = None
+    used_at: datetime | None = None  # first redemption, as portal-session reported it
+
+
+LinkState = Literal["live", "used", "expired", "revoked"]
+
+
+def link_state(link: PortalLink, now: datetime) -> LinkState:
+    """What an operator needs to know about a link: can it still open a session, and if not, why not.
+
+    A magic link redeemed before it was revoked reads `used` (the revocation came too late to matter);
+    a shareable link stays `live` however often it is opened.
+    """
+    if link.kind == "magic" and link.used_at is not None and (link.revoked_at is None or link.used_at <= link.revoked_at):
+        return "used"
+    if link.revoked:
+        return "revoked"
+    if link.expire_time <= now:
+        return "expired"
+    return "live"
 
 
 def normalize_origin(value: str, field: str) -> str:

@@ -84,16 +84,25 @@ def install_routes(
             return JSONResponse(error_body(link.code, f"{link.title}. {link.message}"), status_code=410)
         return await pages.gone(link, claims.organization_id if claims else None)
 
+    def too_many_attempts(retry_after: int) -> Response:
+        body = error_body("too_many_attempts", f"Too many invalid setup links from your address; retry in {retry_after}s.")
+        return JSONResponse(body, status_code=429, headers={"Retry-After": str(retry_after)})
+
+    async def throttled(address: str) -> Response | None:
+        if await portal.redemption_failures(address) >= settings.redeem_failures_per_minute:
+            return too_many_attempts(await portal.failure_window_left(address))
+        return None
+
     @router.get("/l/{token}", include_in_schema=False)
     async def redeem_link(token: str, request: Request) -> Response:
+        # An address over its failure limit gets 429 whatever it sends. On the redemption itself that check
+        # is part of the redeem script; the other paths ask Redis first.
         address = client_address(request)
-        if await portal.redemption_failures(address) >= settings.redeem_failures_per_minute:
-            retry_after = await portal.failure_window_left(address)
-            body = error_body("too_many_attempts", f"Too many invalid setup links from your address; retry in {retry_after}s.")
-            return JSONResponse(body, status_code=429, headers={"Retry-After": str(retry_after)})
         try:
             claims = read_link_token(token, signing_key)
         except InvalidLinkToken:
+            if refusal := await throttled(address):
+                return refusal
             await portal.count_redemption_failure(address)
             return await link_gone(request, "invalid", None)
         step = redeem_step(
@@ -103,7 +112,7 @@ def install_routes(
             probe_requested=PROBE_PARAM in request.query_params,
         )
         if step != "redeem" and not wants_json(request):
-            return await pages.link_in_frame(step, token, claims)
+            return await throttled(address) or await pages.link_in_frame(step, token, claims)
 
         session_id = new_id("ses")
         cookie = secrets.token_urlsafe(32)
@@ -131,7 +140,11 @@ def install_routes(
             idle_s=settings.portal_session_idle_seconds,
             max_s=settings.portal_session_max_seconds,
             events=(redeemed.to_bytes(), started.to_bytes()),
+            client_address=address,
+            failure_limit=settings.redeem_failures_per_minute,
         )
+        if status == "throttled":  # then the second value is the wait, in seconds
+            return too_many_attempts(int(ends_at or 1))
         if status != "ok" or ends_at is None:
             if status == "invalid":  # only a token we did not issue can be a guess
                 await portal.count_redemption_failure(address)

@@ -24,7 +24,7 @@ from shared.errors import APIError
 from shared.link_tokens import LinkClaims
 from shared.settings import Settings
 
-STATIC_FILES = {"portal.css": "text/css", "portal.js": "text/javascript", "favicon.svg": "image/svg+xml"}
+STATIC_FILES = {"base.css": "text/css", "portal.css": "text/css", "portal.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 CONNECTION_STEPS = ("guide", "configure", "review", "done")
 # An organization created a moment before its first link may still be on its way through Kafka.
 PROFILE_ARRIVAL_WAIT_S = 5.0
@@ -36,6 +36,8 @@ ReadConnections = Callable[[LiveSession, Request, str], Awaitable[httpx.Response
 
 
 def read_static(name: str) -> bytes:
+    if name == "base.css":  # the look the portal shares with the operator console
+        return resources.files("shared").joinpath("ui", name).read_bytes()
     return resources.files("portal_session").joinpath("ui", name).read_bytes()
 
 

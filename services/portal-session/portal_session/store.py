@@ -49,10 +49,14 @@ redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(ARGV[3]) + tonumber(ARGV[7]))
 return 'armed'
 """
 
-# KEYS: link, link sessions, session, outbox.
-# ARGV: org, kind, expire, token_sha256, session_id, csrf, idle_s, max_s, grace, redeemed_event, started_event, link_id.
+# KEYS: link, link sessions, session, outbox, the client address's failure counter.
+# ARGV: org, kind, expire, token_sha256, session_id, csrf, idle_s, max_s, grace, redeemed_event, started_event, link_id,
+#       failure limit.
 # Single-node Redis: scripts also touch keys they read from a session (its link), which a cluster would refuse.
+# The throttle check is in the script rather than a GET before it: one round trip per redemption, not two.
 _REDEEM = _NOW + """
+local failures = tonumber(redis.call('GET', KEYS[5]) or '0')
+if failures >= tonumber(ARGV[13]) then return {'throttled', tostring(math.max(redis.call('TTL', KEYS[5]), 1))} end
 local link = KEYS[1]
 local state = redis.call('HGET', link, 'state')
 if not state then
@@ -160,17 +164,21 @@ class PortalStore:
         idle_s: int,
         max_s: int,
         events: tuple[bytes, bytes],
+        client_address: str,
+        failure_limit: int,
     ) -> tuple[str, float | None]:
-        """('ok', session end) or (reason, None) where reason is used|expired|revoked|invalid."""
+        """('ok', session end), ('throttled', seconds until the address may retry), or (reason, None) where
+        reason is used|expired|revoked|invalid. A throttled address changes nothing."""
         result = await self._redeem(
-            keys=[link_key(link_id), link_sessions_key(link_id), session_key(cookie_sha256), OUTBOX_KEY],
+            keys=[link_key(link_id), link_sessions_key(link_id), session_key(cookie_sha256), OUTBOX_KEY,
+                  failures_key(client_address)],
             args=[
                 org, kind, repr(expire), token_sha256, session_id, csrf_token, idle_s, max_s, TOMBSTONE_GRACE_S,
-                *events, link_id,
+                *events, link_id, failure_limit,
             ],
         )
         status = result[0].decode()
-        return (status, float(result[1])) if status == "ok" else (status, None)
+        return (status, float(result[1])) if status in ("ok", "throttled") else (status, None)
 
     async def touch_session(self, cookie_sha256: str, idle_s: int) -> LiveSession | str:
         """The live session (its idle timer restarted), or why there is none: none|revoked|expired."""

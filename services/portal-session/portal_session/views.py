@@ -96,6 +96,7 @@ def layout(
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{e(title)} · {e(site.brand.product_name)}</title>
 <link rel="icon" href="{e(site.assets['favicon.svg'])}" type="image/svg+xml">
+<link rel="stylesheet" href="{e(site.assets['base.css'])}">
 <link rel="stylesheet" href="{e(site.assets['portal.css'])}">
 <link rel="stylesheet" href="{e(site.assets['brand.css'])}">
 <script src="{e(site.assets['portal.js'])}" defer></script>
@@ -190,6 +191,7 @@ def cookie_check_page(site: Site, next_url: str) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={e(next_url)}">
 <title>Opening the setup · {e(site.brand.product_name)}</title>
+<link rel="stylesheet" href="{e(site.assets['base.css'])}">
 <link rel="stylesheet" href="{e(site.assets['portal.css'])}"></head>
 <body><main class="container"><p>Opening the setup…</p></main></body></html>"""
 
@@ -230,7 +232,7 @@ def connection_rows(connections: list[dict[str, Any]], guides: dict[str, Guide],
             "</tr>"
         )
     return (
-        '<div class="table-wrap"><table class="connections"><caption>Your connections</caption>'
+        '<div class="table-wrap"><table class="data-table connections"><caption>Your connections</caption>'
         '<thead><tr><th scope="col">Identity provider</th><th scope="col">Status</th>'
         '<th scope="col">Last change</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"

@@ -16,6 +16,7 @@ linkIssuer:
   port: 8101
   portSetting: PORTICO_LINK_ISSUER_PORT
   needs: [postgres, redis, kafka]
+  calls: [connectionConfig, audit]  # the operator console reads connections and the audit log
   callers: [proxy]
 portalSession:
   name: portal-session
@@ -31,14 +32,14 @@ connectionConfig:
   port: 8103
   portSetting: PORTICO_CONNECTION_CONFIG_PORT
   needs: [postgres, kafka, identityProviders]
-  callers: [proxy, portal-session]
+  callers: [proxy, portal-session, link-issuer]
 audit:
   name: audit
   module: audit
   port: 8104
   portSetting: PORTICO_AUDIT_PORT
   needs: [postgres, kafka]
-  callers: [proxy]
+  callers: [proxy, link-issuer]
 {{- end -}}
 
 {{/* shared/events.py ALL_TOPICS */}}
@@ -105,6 +106,7 @@ topologySpreadConstraints: {{- toYaml . | nindent 2 }}
 {{- define "portico.reservedSettings" -}}
 [PORTICO_PUBLIC_URL, PORTICO_HTTP_HOST, PORTICO_LINK_ISSUER_PORT, PORTICO_PORTAL_SESSION_PORT,
  PORTICO_CONNECTION_CONFIG_PORT, PORTICO_AUDIT_PORT, PORTICO_CONNECTION_CONFIG_INTERNAL_URL,
+ PORTICO_AUDIT_INTERNAL_URL,
  PORTICO_REDIS_URL, PORTICO_KAFKA_BOOTSTRAP_SERVERS, PORTICO_KAFKA_TOPIC_PARTITIONS,
  PORTICO_KAFKA_REPLICATION_FACTOR, PORTICO_KAFKA_SECURITY_PROTOCOL, PORTICO_KAFKA_SASL_MECHANISM,
  PORTICO_KAFKA_SASL_USERNAME, PORTICO_KAFKA_SSL_CA_FILE]

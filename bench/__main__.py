@@ -1,0 +1,105 @@
+"""`make bench` (`python -m bench`): every benchmark against the running stack, then one summary table.
+
+Baselines first (raw Kafka; the bare endpoint, Redis and COPY inside the benchmarks that use them), then
+portal links, then audit ingest; each warms up before it measures. Load comes from this process only, on
+loopback, bounded in count and time (about four minutes in all on the 2-core development machine).
+"""
+import argparse
+import asyncio
+import os
+import time
+
+from bench import audit_ingest, baselines, links
+from bench.stats import percentile, print_table, write_results
+from bench.summary import Figure, figure_record, figure_row, latency_ms, pair_sums
+from shared.settings import Settings
+
+KAFKA_ROUND_TRIPS = 500
+KAFKA_PRODUCE = 20_000
+AUDIT_EVENTS = 30_000
+AUDIT_LAG_S = 10.0
+P50_P99 = (50, 99)
+
+
+def figures(link: links.LinksRun, audit: audit_ingest.AuditRun, kafka_rt: list[float], produce_per_s: float) -> list[Figure]:
+    cycles = link.cycles.attempted + link.concurrent.attempted
+    failures = link.cycles.failures + link.concurrent.failures
+    issuance, bare_ramp = link.best_issuance, link.best_bare
+    redeem_p99 = percentile(link.proxy_redeem, 99) * 1000
+    propagation = latency_ms(link.propagation, P50_P99)
+    lag = latency_ms(audit.lags, P50_P99)
+    kafka = latency_ms(kafka_rt, P50_P99)
+    return [
+        Figure("generate→redeem cycle, client-seen, p50/p99/p99.9", latency_ms(link.cycles.total), "ms",
+               "two bare requests", latency_ms(pair_sums(link.bare_client))),
+        Figure("redeem, proxy-measured", latency_ms(link.proxy_redeem), "ms",
+               "bare endpoint, proxy-measured", latency_ms(link.bare_proxy), "p99 ≤ 15 ms", redeem_p99 <= 15),
+        Figure("redeem, client-seen", latency_ms(link.cycles.redeem), "ms",
+               "bare endpoint, client-seen", latency_ms(link.bare_client)),
+        Figure("generate, proxy-measured", latency_ms(link.proxy_generate), "ms",
+               "bare endpoint, proxy-measured", latency_ms(link.bare_proxy)),
+        Figure(f"generate→redeem failures in {cycles:,} cycles", (float(failures),), "", target="0 in 10,000",
+               met=failures == 0 and cycles >= 10_000),
+        Figure(f"link issuance at p99 < 100 ms (concurrency {issuance.concurrency if issuance else '-'})",
+               (issuance.rate if issuance else 0.0,), "/s",
+               f"bare endpoint (concurrency {bare_ramp.concurrency if bare_ramp else '-'})",
+               (bare_ramp.rate if bare_ramp else 0.0,)),
+        Figure(f"redemptions ({links.REDEEM_WORKERS} browsers)", (link.redemption.rate,), "/s",
+               f"bare endpoint, {links.REDEEM_WORKERS} concurrent", (link.bare_redemption.rate,),
+               f"0 failures ({link.redemption.failures})", link.redemption.failures == 0),
+        Figure("issued event → Redis state, p50/p99", propagation, "ms",
+               "raw Kafka produce→consume", kafka, "p99 ≤ 20 ms", propagation[1] <= 20),
+        Figure("audit ingest, Kafka → audit_log", (audit.ingest_per_s,), "events/s",
+               "raw asyncpg COPY", (audit.copy_per_s,), "≥ 5,000/s", audit.ingest_per_s >= 5000),
+        Figure("audit ingest vs raw produce", (audit.ingest_per_s,), "events/s",
+               "raw Kafka produce", (produce_per_s,)),
+        Figure(f"audit lag at {audit_ingest.LAG_RATE:,}/s, p50/p99", lag, "ms",
+               "raw Kafka produce→consume", kafka, "p99 < 1,000 ms", lag[1] < 1000),
+        Figure("Redis PING (baseline alone)", latency_ms(link.redis_ping), "ms"),
+    ]
+
+
+async def run_all(settings: Settings, sizes: links.Sizes, audit_events: int, audit_lag_s: float) -> None:
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    payload = audit_ingest.bench_events(1)[0].to_bytes()  # the size of a real event
+    kafka_rt, produce_per_s = await baselines.kafka(settings, KAFKA_ROUND_TRIPS, KAFKA_PRODUCE, payload)
+    print_table("Raw Kafka (baseline)", [
+        {"measure": "produce→consume round trip", "n": len(kafka_rt),
+         "p50 ms": percentile(kafka_rt, 50) * 1000, "p99 ms": percentile(kafka_rt, 99) * 1000},
+        {"measure": f"produce, {KAFKA_PRODUCE:,} messages of {len(payload)} bytes", "n": KAFKA_PRODUCE,
+         "p50 ms": f"{produce_per_s:,.0f}/s", "p99 ms": ""},
+    ])
+    link = await links.run(settings, sizes)
+    link_rows = links.report(link)
+    audit = await audit_ingest.run(settings, audit_events, audit_lag_s)
+    audit_rows = audit_ingest.report(audit)
+
+    summary = figures(link, audit, kafka_rt, produce_per_s)
+    load_after = os.getloadavg()
+    context = (f"{os.cpu_count()} cores; load average (1/5/15 min) {_load(load_before)} before, "
+               f"{_load(load_after)} after; {time.monotonic() - started:.0f} s")
+    print_table(f"Summary ({context})", [figure_row(f) for f in summary])
+    path = write_results("bench", [figure_record(f) for f in summary], context=context,
+                         load_average_before=load_before, load_average_after=load_after,
+                         links=link_rows, audit=audit_rows)
+    print(f"\nresults: {path}")
+
+
+def _load(load: tuple[float, float, float]) -> str:
+    return " ".join(f"{x:.2f}" for x in load)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run: small counts, a few seconds each")
+    args = parser.parse_args()
+    if args.quick:
+        sizes = links.Sizes(cycles=300, sequential=200, bare=200, ramp_step_s=1.0, redeem_s=2.0, propagation=50)
+        asyncio.run(run_all(Settings(), sizes, 2_000, 2.0))
+    else:
+        asyncio.run(run_all(Settings(), links.Sizes(), AUDIT_EVENTS, AUDIT_LAG_S))
+
+
+if __name__ == "__main__":
+    main()

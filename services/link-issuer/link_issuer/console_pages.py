@@ -1,0 +1,172 @@
+"""HTTP routes of the operator console's pages (/console/…) and its static assets (/console/assets/…).
+
+Every page checks on the server who is signed in and what their role allows before it renders: not signed in →
+the sign-in page, a password still to change → the password page, a role without the page → 403. The pages are
+shells; console.js fills them from /console/api, which checks the same rules again for every call."""
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Protocol
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from link_issuer import console_views as views
+from link_issuer.operators import OperatorPermission, allowed
+from shared.errors import APIError
+
+ASSETS = {"base.css": "text/css", "console.css": "text/css", "console.js": "text/javascript", "favicon.svg": "image/svg+xml"}
+_ORGANIZATION_ID = re.compile(r"^org_[0-9a-z]{26}$")
+_CSP = "; ".join((
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+))
+
+
+class SignedInOperator(Protocol):
+    id: str
+    email: str
+    role: str
+    must_change_password: bool
+
+
+CurrentOperator = Callable[[Request], Awaitable[SignedInOperator | None]]
+
+
+def read_asset(name: str) -> bytes:
+    if name == "base.css":  # the look the console shares with the portal
+        return resources.files("shared").joinpath("ui", name).read_bytes()
+    return resources.files("link_issuer").joinpath("console_ui", name).read_bytes()
+
+
+def page_headers() -> dict[str, str]:
+    """A strict CSP (every asset from Portico's origin, no inline code), never framed, never cached."""
+    return {
+        "Content-Security-Policy": _CSP,
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
+def viewer_of(operator: SignedInOperator | None) -> views.Viewer:
+    if operator is None:
+        return views.Viewer()
+    role = str(operator.role)
+    return views.Viewer(
+        operator_id=operator.id,
+        email=operator.email,
+        role=role,
+        permissions=frozenset(p.value for p in OperatorPermission if allowed(role, p)),
+        must_change_password=operator.must_change_password,
+    )
+
+
+def home_path(viewer: views.Viewer) -> str | None:
+    """The first page in the navigation the role may open."""
+    return next((item.path for item in views.NAVIGATION if viewer.may(item.permission)), None)
+
+
+class ConsolePages:
+    def __init__(self, current_operator: CurrentOperator) -> None:
+        self.current_operator = current_operator
+        self.assets = {name: read_asset(name) for name in ASSETS}
+        self.urls = {
+            name: f"/console/assets/{name}?v={hashlib.sha256(body).hexdigest()[:12]}" for name, body in self.assets.items()
+        }
+
+    def html(self, viewer: views.Viewer, page: views.Page) -> HTMLResponse:
+        return HTMLResponse(views.layout(self.urls, viewer, page), status_code=page.status, headers=page_headers())
+
+    @staticmethod
+    def redirect(path: str) -> RedirectResponse:
+        return RedirectResponse(path, status_code=303, headers=page_headers())
+
+    async def guarded(
+        self, request: Request, permission: OperatorPermission, render: Callable[[views.Viewer], views.Page]
+    ) -> Response:
+        """The page for an operator whose role allows `permission`; otherwise where they must go instead."""
+        viewer = viewer_of(await self.current_operator(request))
+        if viewer.operator_id is None:
+            return self.redirect("/console/sign-in?next=" + quote(request.url.path, safe="/"))
+        if viewer.must_change_password:
+            return self.redirect("/console/password")
+        if not viewer.may(permission):
+            return self.html(viewer, views.forbidden_page(viewer))
+        return self.html(viewer, render(viewer))
+
+    def install(self, router: APIRouter) -> None:
+        @router.get("/assets/{name}", include_in_schema=False)
+        async def asset(name: str) -> Response:
+            if name not in ASSETS:
+                raise APIError(404, "not_found", "No such file.")
+            # URLs carry a content hash, so a changed file gets a new URL.
+            headers = {"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
+            return Response(self.assets[name], media_type=ASSETS[name], headers=headers)
+
+        @router.get("", include_in_schema=False)
+        @router.get("/", include_in_schema=False)
+        async def start(request: Request) -> Response:
+            viewer = viewer_of(await self.current_operator(request))
+            if viewer.operator_id is None:
+                return self.redirect("/console/sign-in")
+            if viewer.must_change_password:
+                return self.redirect("/console/password")
+            home = home_path(viewer)
+            if home is None:
+                return self.html(viewer, views.forbidden_page(viewer))
+            return self.redirect(home)
+
+        @router.get("/sign-in", include_in_schema=False)
+        async def sign_in(request: Request) -> Response:
+            viewer = viewer_of(await self.current_operator(request))
+            if viewer.operator_id is not None:
+                return self.redirect("/console/")
+            return self.html(viewer, views.sign_in_page())
+
+        @router.get("/password", include_in_schema=False)
+        async def password(request: Request) -> Response:
+            viewer = viewer_of(await self.current_operator(request))
+            if viewer.operator_id is None:
+                return self.redirect("/console/sign-in?next=/console/password")
+            return self.html(viewer, views.password_page(forced=viewer.must_change_password))
+
+        @router.get("/organizations", include_in_schema=False)
+        async def organizations(request: Request) -> Response:
+            return await self.guarded(request, OperatorPermission.ORGANIZATIONS_READ, views.organizations_page)
+
+        @router.get("/organizations/{organization_id}", include_in_schema=False)
+        async def organization(organization_id: str, request: Request) -> Response:
+            def render(viewer: views.Viewer) -> views.Page:
+                if not _ORGANIZATION_ID.match(organization_id):
+                    return views.not_found_page()
+                return views.organization_page(viewer, organization_id)
+
+            return await self.guarded(request, OperatorPermission.ORGANIZATIONS_READ, render)
+
+        @router.get("/audit", include_in_schema=False)
+        async def audit(request: Request) -> Response:
+            return await self.guarded(request, OperatorPermission.AUDIT_READ, lambda _: views.audit_page())
+
+        @router.get("/api-keys", include_in_schema=False)
+        async def api_keys(request: Request) -> Response:
+            return await self.guarded(request, OperatorPermission.API_KEYS_MANAGE, lambda _: views.api_keys_page())
+
+        @router.get("/operators", include_in_schema=False)
+        async def operators(request: Request) -> Response:
+            return await self.guarded(request, OperatorPermission.OPERATORS_MANAGE, lambda _: views.operators_page())
+
+
+def install_console_pages(app: FastAPI, current_operator: CurrentOperator) -> None:
+    router = APIRouter(prefix="/console")
+    ConsolePages(current_operator).install(router)
+    app.include_router(router)

@@ -19,7 +19,7 @@ LOCAL = ROOT / "deploy" / "local"
 SERVICES = ("link-issuer", "portal-session", "connection-config", "audit")
 # Consumer groups and the service that owns each (stopped while its offsets are rewound).
 CONSUMER_GROUPS = {"audit": "portico-audit", "portal-session": "portico-portal-session",
-                   "connection-config": "portico-connection-config"}
+                   "connection-config": "portico-connection-config", "link-issuer": "portico-link-issuer"}
 
 
 class FaultError(RuntimeError):
@@ -125,7 +125,7 @@ class KillService(Fault):
 
 @dataclass
 class RedeliverFromZero(Fault):
-    """Consumer groups rewound to offset zero of every topic: each owning service is stopped (TERM, so
+    """Consumer groups (every service's, unless `services` names fewer) rewound to offset zero of every topic: each owning service is stopped (TERM, so
     its group is empty), the group's offsets are committed at the start of each partition, and the
     service is started again to read the whole history a second time."""
 

@@ -17,16 +17,18 @@ def full_run(settings: Settings) -> list[Scenario]:
 
 
 def short_run(settings: Settings) -> list[Scenario]:
-    """The same faults in four rows with short outages, for the test suite."""
+    """The same faults in three rows with short outages, for the test suite (about a minute)."""
     return [
-        Scenario("kafka frozen 3 s (SIGSTOP)", [FreezeKafka("kafka freeze", 3)], lead_s=0.5, tail_s=0.5),
+        Scenario("kafka frozen 2 s (SIGSTOP), redis then postgres stopped 1 s",
+                 [FreezeKafka("kafka freeze", 2),
+                  StopInfrastructure("redis stop", 1, component="redis"),
+                  StopInfrastructure("postgres stop", 1, component="postgres")], lead_s=0.5, tail_s=0.5),
         Scenario("kill -9 each service in turn",
                  [KillService(f"kill {service}", 0.5, service=service) for service in SERVICES], lead_s=0.5, tail_s=0.5,
                  ready_between_faults=False),
-        Scenario("redis, then postgres stopped 1 s",
-                 [StopInfrastructure("redis stop", 1, component="redis"),
-                  StopInfrastructure("postgres stop", 1, component="postgres")], lead_s=0.5, tail_s=0.5),
-        Scenario("redeliver every topic from offset 0 (audit, portal-session)",
-                 [RedeliverFromZero("redeliver", 0.2, settings=settings, services=("audit", "portal-session"))],
+        # Only audit's group: portal-session re-reads history one message at a time, which on a long-lived
+        # stack takes longer than the suite should wait (the full run rewinds every group).
+        Scenario("redeliver every topic from offset 0 to audit",
+                 [RedeliverFromZero("redeliver", 0.2, settings=settings, services=("audit",))],
                  lead_s=0.5, tail_s=0.5),
     ]

@@ -12,6 +12,7 @@ import time
 from bench import audit_ingest, baselines, links
 from bench.stats import percentile, print_table, write_results
 from bench.summary import Figure, figure_record, figure_row, latency_ms, pair_sums
+from bench.throughput import Step
 from shared.settings import Settings
 
 KAFKA_ROUND_TRIPS = 500
@@ -22,8 +23,7 @@ P50_P99 = (50, 99)
 
 
 def figures(link: links.LinksRun, audit: audit_ingest.AuditRun, kafka_rt: list[float], produce_per_s: float) -> list[Figure]:
-    cycles = link.cycles.attempted + link.concurrent.attempted
-    failures = link.cycles.failures + link.concurrent.failures
+    cycles, failures = link.cycles_attempted, link.cycle_failures.total()
     issuance, bare_ramp = link.best_issuance, link.best_bare
     redeem_p99 = percentile(link.proxy_redeem, 99) * 1000
     propagation = latency_ms(link.propagation, P50_P99)
@@ -38,12 +38,10 @@ def figures(link: links.LinksRun, audit: audit_ingest.AuditRun, kafka_rt: list[f
                "bare endpoint, client-seen", latency_ms(link.bare_client)),
         Figure("generate, proxy-measured", latency_ms(link.proxy_generate), "ms",
                "bare endpoint, proxy-measured", latency_ms(link.bare_proxy)),
-        Figure(f"generate→redeem failures in {cycles:,} cycles", (float(failures),), "", target="0 in 10,000",
+        Figure(f"generate→redeem failures: {link.failures_text}", (float(failures),), "", target="0 in 10,000",
                met=failures == 0 and cycles >= 10_000),
-        Figure(f"link issuance at p99 < 100 ms (concurrency {issuance.concurrency if issuance else '-'})",
-               (issuance.rate if issuance else 0.0,), "/s",
-               f"bare endpoint (concurrency {bare_ramp.concurrency if bare_ramp else '-'})",
-               (bare_ramp.rate if bare_ramp else 0.0,)),
+        Figure(f"link issuance at p99 < 100 ms ({_at(issuance)})", (issuance.rate if issuance else 0.0,), "/s",
+               f"bare endpoint ({_at(bare_ramp)})", (bare_ramp.rate if bare_ramp else 0.0,)),
         Figure(f"redemptions ({links.REDEEM_WORKERS} browsers)", (link.redemption.rate,), "/s",
                f"bare endpoint, {links.REDEEM_WORKERS} concurrent", (link.bare_redemption.rate,),
                f"0 failures ({link.redemption.failures})", link.redemption.failures == 0),
@@ -84,6 +82,10 @@ async def run_all(settings: Settings, sizes: links.Sizes, audit_events: int, aud
                          load_average_before=load_before, load_average_after=load_after,
                          links=link_rows, audit=audit_rows)
     print(f"\nresults: {path}")
+
+
+def _at(step: Step | None) -> str:
+    return f"concurrency {step.concurrency}" if step else "no step under 100 ms"
 
 
 def _load(load: tuple[float, float, float]) -> str:

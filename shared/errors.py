@@ -4,6 +4,7 @@ from typing import Any
 import asyncpg
 import redis.exceptions
 import structlog
+from asyncpg.exceptions import CharacterNotInRepertoireError, UntranslatableCharacterError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -86,6 +87,11 @@ async def _interface_error(request: Request, error: Exception) -> JSONResponse:
     return await _unexpected_error(request, error)
 
 
+async def _text_postgres_cannot_hold(_: Request, __: Exception) -> JSONResponse:
+    # Postgres refuses NUL (\u0000) in text and JSON; only a caller's input can carry one there.
+    return JSONResponse(error_body("invalid_characters", "Text must not contain NUL (\\u0000) characters."), 400)
+
+
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     log.error("http.unhandled_error", path=request.url.path, error=repr(error), exc_info=error)
     return JSONResponse(error_body("internal_error", "Something went wrong on our side; it has been logged."), 500)
@@ -98,4 +104,6 @@ def install_error_handlers(app: FastAPI) -> None:
     for dependency_error in DEPENDENCY_ERRORS:
         app.add_exception_handler(dependency_error, _dependency_unavailable)
     app.add_exception_handler(asyncpg.InterfaceError, _interface_error)
+    app.add_exception_handler(CharacterNotInRepertoireError, _text_postgres_cannot_hold)
+    app.add_exception_handler(UntranslatableCharacterError, _text_postgres_cannot_hold)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -3,6 +3,7 @@
 The documents come from the FastAPI apps themselves (built, never started: no server is contacted),
 less the /internal/ routes the proxy never exposes. A route serving several methods gets FastAPI's
 operation id for one method picked from a set; each is made `<id>_<method>` so the files are reproducible.
+Errors are documented as what the services answer (shared/errors.py), not FastAPI's default 422 shape.
 """
 import argparse
 import importlib
@@ -25,6 +26,23 @@ SERVICES = {
 
 
 HTTP_METHOD_SUFFIX = re.compile(r"_(get|put|post|delete|patch|head|options|trace)$")
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}},
+        }
+    },
+    "title": "Error",
+}
+ERROR_RESPONSE = {
+    "description": 'A request Portico refuses: {"error": {"code", "message", "field"?}}',
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
 def public_document(document: dict[str, Any]) -> dict[str, Any]:
@@ -34,8 +52,16 @@ def public_document(document: dict[str, Any]) -> dict[str, Any]:
             continue
         for method, operation in operations.items():
             operation["operationId"] = f"{HTTP_METHOD_SUFFIX.sub('', operation['operationId'])}_{method}"
+            responses = {code: answer for code, answer in operation["responses"].items() if code != "422"}
+            operation["responses"] = {**responses, "4XX": ERROR_RESPONSE}
         paths[path] = dict(sorted(operations.items()))
-    return {**document, "paths": paths}
+    schemas = {
+        name: schema
+        for name, schema in document.get("components", {}).get("schemas", {}).items()
+        if name not in FASTAPI_VALIDATION_SCHEMAS
+    }
+    components = {**document.get("components", {}), "schemas": dict(sorted({**schemas, "Error": ERROR_SCHEMA}.items()))}
+    return {**document, "paths": paths, "components": components}
 
 
 def openapi_documents() -> dict[str, dict[str, Any]]:

@@ -40,7 +40,8 @@ def _value_options(parser: argparse.ArgumentParser) -> dict[str, list[str]]:
     for action in parser._actions:  # noqa: SLF001
         if action.option_strings and action.nargs != 0:
             for option in action.option_strings:
-                found[option] = [str(choice) for choice in action.choices or ()]
+                # `completions` suggests values that the command checks itself (for a one-line error of its own).
+                found[option] = [str(choice) for choice in action.choices or getattr(action, "completions", ())]
     for child in _subcommands(parser).values():
         found.update(_value_options(child))
     return found

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from link_issuer.console_pages import install_console_pages
+from portico_events import CATALOGUE
 from shared.errors import install_error_handlers
 
 ORG = "org_0123456789abcdefghjkmnpqrs"
@@ -155,6 +156,12 @@ def test_assets_are_served_with_a_content_hash_and_the_shared_base_stylesheet_co
     missing = client.get("/console/assets/../app.py")
     assert missing.status_code == 404
     assert client.get("/console/assets/secrets.env").json()["error"]["code"] == "not_found"
+
+
+def test_the_audit_type_filter_offers_every_event_type_of_the_catalogue():
+    html = client_for(operator("auditor")).get("/console/audit").text
+    offered = re.findall(r'<option value="([^"]+)"></option>', html)
+    assert offered == list(CATALOGUE) and "portico.operator.sign_in_failed" in offered
 
 
 def test_what_the_operator_typed_is_escaped_everywhere():

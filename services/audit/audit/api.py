@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from audit import store
 from audit.domain import AuditRecord, format_time
-from audit.query import AuditQuery, InvalidCursor, decode_cursor, encode_cursor
+from audit.query import AuditQuery, InvalidCursor, decode_cursor, encode_cursor, parse_actor_filter
 from audit.verification import verify_log
 from shared.errors import APIError
 from shared.internal_auth import Caller, require_caller
@@ -55,8 +55,15 @@ def _time(value: str | None, field: str) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def _query(organization_id: str | None, event_type: str | None, since: str | None, until: str | None) -> AuditQuery:
-    query = AuditQuery(_optional(organization_id), _optional(event_type), _time(since, "since"), _time(until, "until"))
+def _query(
+    organization_id: str | None, event_type: str | None, since: str | None, until: str | None, actor: str | None = None
+) -> AuditQuery:
+    for field, value in (("organization_id", organization_id), ("type", event_type), ("actor", actor)):
+        if value and "\x00" in value:  # Postgres would refuse it mid-export, after the 200 was sent
+            raise APIError(400, "invalid_characters", f"{field}: must not contain NUL (\\u0000) characters.", field)
+    actor_kind, actor_id = parse_actor_filter(actor)
+    query = AuditQuery(_optional(organization_id), _optional(event_type), _time(since, "since"), _time(until, "until"),
+                       actor_kind, actor_id)
     if query.since and query.until and query.until <= query.since:
         raise APIError(400, "invalid_field", "until: must be later than since", "until")
     return query
@@ -142,8 +149,9 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
         until: str | None = None,
         cursor: str | None = None,
         limit: str | None = None,
+        actor: str | None = None,
     ) -> dict[str, Any]:
-        query, after, page_size = _query(organization_id, type, since, until), _cursor(cursor), _limit(limit)
+        query, after, page_size = _query(organization_id, type, since, until, actor), _cursor(cursor), _limit(limit)
         try:
             async with reader().acquire(timeout=ACQUIRE_TIMEOUT_S) as conn:
                 records = await store.list_records(conn, query, after, page_size + 1)
@@ -156,17 +164,21 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
             "next_cursor": encode_cursor(page[-1].sequence) if more else None,
         }
 
-    @router.get("/export")
+    @router.get("/export", response_class=StreamingResponse, responses={200: {
+        "description": "The matching records, one per line (JSONL) or row (CSV)",
+        "content": {media_type.partition(";")[0]: {} for media_type in EXPORT_FORMATS.values()},
+    }})
     async def export_events(
         format: str = "jsonl",  # noqa: A002 - the contract's parameter name
         organization_id: str | None = None,
         type: str | None = None,  # noqa: A002
         since: str | None = None,
         until: str | None = None,
+        actor: str | None = None,
     ) -> StreamingResponse:
         if format not in EXPORT_FORMATS:
             raise APIError(400, "invalid_field", "format: expected jsonl or csv", "format")
-        query = _query(organization_id, type, since, until)
+        query = _query(organization_id, type, since, until, actor)
         name = f"portico-audit-{_UNSAFE_IN_FILE_NAME.sub('_', query.organization_id or 'all')}.{format}"
         return StreamingResponse(
             await _started(_export(reader(), query, format)),

@@ -12,6 +12,23 @@ class AuditQuery:
     event_type: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    actor_kind: str | None = None
+    actor_id: str | None = None
+
+
+ACTOR_KINDS = ("api_key", "operator", "portal_session", "system")
+
+
+def parse_actor_filter(value: str | None) -> tuple[str | None, str | None]:
+    """`operator:opr_…` → kind and id; a bare kind (`operator`) → every actor of it; anything else → that id."""
+    if not value:
+        return None, None
+    kind, colon, actor_id = value.partition(":")
+    if colon and kind in ACTOR_KINDS:
+        return kind, actor_id or None
+    if value in ACTOR_KINDS:
+        return value, None
+    return None, value
 
 
 class InvalidCursor(ValueError):

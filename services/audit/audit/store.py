@@ -161,6 +161,8 @@ def _where(query: AuditQuery, after_sequence: int) -> tuple[str, list[Any]]:
     for column, operator, value in (
         ("organization_id", "=", query.organization_id),
         ("event_type", "=", query.event_type),
+        ("actor_kind", "=", query.actor_kind),
+        ("actor_id", "=", query.actor_id),
         ("event_time", ">=", query.since),
         ("event_time", "<", query.until),
     ):

@@ -201,7 +201,10 @@ async def list_organization_connections(
     return {"connections": views}
 
 
-@router.get("/sso/saml/{connection_id}/metadata")
+@router.get("/sso/saml/{connection_id}/metadata", response_class=Response, responses={200: {
+    "description": "Portico's SAML service provider metadata for this connection",
+    "content": {"application/samlmetadata+xml": {}},
+}})
 async def service_provider_metadata(
     connection_id: str, service: ConnectionService = Depends(connections)
 ) -> Response:

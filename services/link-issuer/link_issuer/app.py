@@ -4,7 +4,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from link_issuer.api import install_routes
+from link_issuer.console_api import Console, install_console_api
+from link_issuer.console_auth import ConsoleAuth, PasswordHashing, current_operator
+from link_issuer.console_pages import install_console_pages
+from link_issuer.console_store import ConsoleStore
 from link_issuer.handlers import register_handlers
+from link_issuer.internal_clients import AuditReader, ConnectionReader
 from link_issuer.links import LinkService
 from shared.broker import make_broker
 from shared.ids import SystemClock
@@ -16,17 +21,33 @@ SERVICE = "link-issuer"
 
 
 def create_app(settings: Settings) -> FastAPI:
+    redis = create_redis(settings.redis_url)
     runtime = ServiceRuntime(
         name=SERVICE,
         settings=settings,
         broker=make_broker(settings, SERVICE),
         database_url=settings.link_issuer_database_url.get_secret_value(),
         migrations=Path(__file__).parent / "migrations",
-        redis=create_redis(settings.redis_url),
+        redis=redis,
         relay_outbox=True,
     )
-    links = LinkService(runtime.require_pool, settings, SystemClock())
+    clock = SystemClock()
+    links = LinkService(runtime.require_pool, settings, clock)
     register_handlers(runtime.broker, links)
+    internal_token = settings.internal_token.get_secret_value()
+    connections = ConnectionReader("connection-config", settings.connection_config_internal_url, internal_token)
+    audit = AuditReader("audit", settings.audit_internal_url, internal_token)
+    runtime.components.extend([connections, audit])
+    console = Console(
+        links=links,
+        auth=ConsoleAuth(runtime.require_pool, ConsoleStore(redis), PasswordHashing(), clock, settings),
+        pool=runtime.require_pool,
+        connections=connections,
+        audit=audit,
+        clock=clock,
+    )
     app = runtime.http_app()
     install_routes(app, runtime, settings, links)
+    install_console_api(app, console)
+    install_console_pages(app, current_operator)
     return app

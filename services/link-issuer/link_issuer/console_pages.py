@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from link_issuer import console_sections as sections
 from link_issuer import console_views as views
 from link_issuer.operators import OperatorPermission, allowed
 from shared.errors import APIError
@@ -142,28 +143,28 @@ class ConsolePages:
 
         @router.get("/organizations", include_in_schema=False)
         async def organizations(request: Request) -> Response:
-            return await self.guarded(request, OperatorPermission.ORGANIZATIONS_READ, views.organizations_page)
+            return await self.guarded(request, OperatorPermission.ORGANIZATIONS_READ, sections.organizations_page)
 
         @router.get("/organizations/{organization_id}", include_in_schema=False)
         async def organization(organization_id: str, request: Request) -> Response:
             def render(viewer: views.Viewer) -> views.Page:
                 if not _ORGANIZATION_ID.match(organization_id):
                     return views.not_found_page()
-                return views.organization_page(viewer, organization_id)
+                return sections.organization_page(viewer, organization_id)
 
             return await self.guarded(request, OperatorPermission.ORGANIZATIONS_READ, render)
 
         @router.get("/audit", include_in_schema=False)
         async def audit(request: Request) -> Response:
-            return await self.guarded(request, OperatorPermission.AUDIT_READ, lambda _: views.audit_page())
+            return await self.guarded(request, OperatorPermission.AUDIT_READ, lambda _: sections.audit_page())
 
         @router.get("/api-keys", include_in_schema=False)
         async def api_keys(request: Request) -> Response:
-            return await self.guarded(request, OperatorPermission.API_KEYS_MANAGE, lambda _: views.api_keys_page())
+            return await self.guarded(request, OperatorPermission.API_KEYS_MANAGE, lambda _: sections.api_keys_page())
 
         @router.get("/operators", include_in_schema=False)
         async def operators(request: Request) -> Response:
-            return await self.guarded(request, OperatorPermission.OPERATORS_MANAGE, lambda _: views.operators_page())
+            return await self.guarded(request, OperatorPermission.OPERATORS_MANAGE, lambda _: sections.operators_page())
 
 
 def install_console_pages(app: FastAPI, current_operator: CurrentOperator) -> None:

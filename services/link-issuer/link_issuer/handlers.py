@@ -1,22 +1,75 @@
-"""Kafka subscriber of link-issuer: learn from portal-session when a link was redeemed, so its state can say `used`."""
+"""Kafka subscriber of link-issuer: learn from portal-session when a link was redeemed, so its state can say `used`.
+
+Batches, because portico.sessions carries every session event of the deployment and only redemptions matter
+here: one UPDATE per batch, offsets committed only after it (a crash redelivers; the first redemption time
+is kept, so redelivered or replayed events change nothing).
+"""
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime
+
 import structlog
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
 
 from link_issuer.links import LinkService
 from portico_events import TOPIC_SESSIONS, CloudEvent, PortalLinkRedeemed
-from shared.broker import subscribe_events
+from shared.broker import FETCH_MAX_WAIT_MS
 
 CONSUMER_GROUP = "portico-link-issuer"
+MAX_BATCH = 1000
+RETRY_DELAY_S = 1.0
+REDEEMED = PortalLinkRedeemed.event_type.encode()
 log = structlog.get_logger("link_issuer.handlers")
 
 
+def redemptions(records: Iterable[ConsumerRecord]) -> dict[str, datetime]:
+    """link id → its earliest redemption in the batch; other event types and malformed messages are skipped."""
+    found: dict[str, datetime] = {}
+    for record in records:
+        if dict(record.headers or ()).get("ce_type", REDEEMED) != REDEEMED:
+            continue  # the header names the type: the other session events are never parsed
+        try:
+            event = CloudEvent.from_bytes(record.value or b"")
+            data = event.typed_data() if event.type == PortalLinkRedeemed.event_type else None
+        except ValidationError:
+            log.error("event.malformed_skipped", topic=record.topic, partition=record.partition, offset=record.offset)
+            continue
+        if isinstance(data, PortalLinkRedeemed):
+            found[data.link_id] = min(event.time, found.get(data.link_id, event.time))
+    return found
+
+
+async def keep_undecoded(message: KafkaMessage) -> object:
+    return message.body
+
+
 def register_handlers(broker: KafkaBroker, links: LinkService) -> None:
-    @subscribe_events(broker, TOPIC_SESSIONS, group_id=CONSUMER_GROUP)
-    async def record_redemption(event: CloudEvent) -> None:
-        if event.type != PortalLinkRedeemed.event_type:
+    @broker.subscriber(
+        TOPIC_SESSIONS,
+        group_id=CONSUMER_GROUP,
+        batch=True,
+        max_records=MAX_BATCH,
+        batch_timeout_ms=100,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the handler returns; rewind on error
+        decoder=keep_undecoded,
+        title=f"{CONSUMER_GROUP}:record_redemptions",
+    )
+    async def record_redemptions(message: KafkaMessage) -> None:
+        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        found = redemptions(records)
+        if not found:
             return
-        data = event.typed_data()
-        assert isinstance(data, PortalLinkRedeemed)
-        # Only the first redemption is kept, so a redelivered or replayed event changes nothing.
-        if await links.record_redemption(data.link_id, event.time):
-            log.info("link.redeemed", link_id=data.link_id, organization_id=data.organization_id)
+        try:
+            recorded = await links.record_redemptions(found)
+        except Exception as error:
+            log.error("link.redemptions_not_recorded", error=repr(error), links=len(found), retry_in_s=RETRY_DELAY_S)
+            await asyncio.sleep(RETRY_DELAY_S)  # Postgres is down: not a hot loop of redeliveries
+            raise
+        if recorded:
+            log.info("link.redemptions_recorded", links=recorded)

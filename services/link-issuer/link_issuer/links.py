@@ -200,6 +200,7 @@ class LinkService:
             raise NotFound("link_not_found", f"Organization {organization_id} has no link {link_id}.", "link_id")
         return outcome
 
-    async def record_redemption(self, link_id: str, redeemed_at: datetime) -> bool:
-        """portal-session said the link was opened: a magic link is now `used`. Idempotent."""
-        return await store.record_link_used(self._pool(), link_id, redeemed_at)
+    async def record_redemptions(self, redeemed: dict[str, datetime]) -> int:
+        """portal-session said these links were opened (link id → when): a magic link is now `used`.
+        Idempotent; returns how many links learned their first redemption now."""
+        return await store.record_links_used(self._pool(), redeemed)

@@ -172,12 +172,15 @@ async def revoke_link(
     return False if exists else None
 
 
-async def record_link_used(pool: asyncpg.Pool, link_id: str, used_at: datetime) -> bool:
-    """Remember a link's first redemption; True when this call recorded it (redelivered events change nothing)."""
+async def record_links_used(pool: asyncpg.Pool, redeemed: dict[str, datetime]) -> int:
+    """Remember links' first redemptions; how many were recorded now (redelivered events change nothing)."""
     status = await pool.execute(
-        "UPDATE portal_links SET used_at = $2 WHERE id = $1 AND used_at IS NULL", link_id, used_at
+        """UPDATE portal_links SET used_at = r.used_at
+           FROM unnest($1::text[], $2::timestamptz[]) AS r (id, used_at)
+           WHERE portal_links.id = r.id AND portal_links.used_at IS NULL""",
+        list(redeemed), list(redeemed.values()),
     )
-    return status == "UPDATE 1"
+    return int(status.split()[-1])
 
 
 _OPERATOR_COLUMNS = (
@@ -284,3 +287,8 @@ async def disable_operator(
             await enqueue_events(conn, events)
             return True
         return False if await conn.fetchval("SELECT true FROM operators WHERE id = $1", operator_id) else None
+
+
+async def operator_emails(pool: asyncpg.Pool, operator_ids: Sequence[str]) -> dict[str, str]:
+    rows = await pool.fetch("SELECT id, email FROM operators WHERE id = ANY($1::text[])", list(operator_ids))
+    return {row["id"]: row["email"] for row in rows}

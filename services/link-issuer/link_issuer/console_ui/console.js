@@ -54,6 +54,15 @@
       moment.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }));
   }
 
+  /* Who made a row (`operator:opr_…`, `api_key:key_…`) in words. */
+  function maker(reference) {
+    if (!reference) return el("span", { className: "meta", text: "—" });
+    const [kind, id] = reference.split(/:(.*)/s);
+    if (kind === "operator" && config.operator && id === config.operator.id) return "you";
+    const names = { operator: "operator", api_key: "API key", system: "Portico" };
+    return el("span", {}, `${names[kind] || kind} `, id ? el("code", {}, id) : "");
+  }
+
   function badge(kind, value, label) {
     return el("span", { className: `badge ${kind}-${value}` }, label || value);
   }
@@ -241,10 +250,13 @@
     empty.hidden = rows.length !== 0;
   }
 
-  /* Cursor paging: the API gives the next page's cursor; the cursors of the pages before are kept here. */
+  /* Cursor paging: the API gives the next page's cursor; the cursors of the pages before are kept here.
+     `load(cursor, latest)` renders one page; it must render nothing once `latest()` is false (a newer
+     search or page was asked for while it waited), so a slow answer never overwrites a newer one. */
   class Pager {
     constructor(load) {
       this.load = load;
+      this.ticket = 0;
       this.previous = [];
       this.current = null;
       this.next = null;
@@ -260,9 +272,11 @@
     reset() { this.previous = []; return this.go(null); }
 
     async go(cursor, forward) {
+      const ticket = ++this.ticket;
       this.current = cursor;
       this.previousButton.disabled = this.nextButton.disabled = true;
-      const nextCursor = await this.load(cursor);
+      const nextCursor = await this.load(cursor, () => ticket === this.ticket);
+      if (ticket !== this.ticket) return;
       this.next = nextCursor || null;
       this.previousButton.disabled = this.previous.length === 0;
       this.nextButton.disabled = this.next === null;
@@ -340,10 +354,11 @@
     let q = params.get("q") || "";
     search.q.value = q;
 
-    const pager = new Pager(async (cursor) => {
+    const pager = new Pager(async (cursor, latest) => {
       say("results-status", "Loading…");
       try {
         const answer = await call("GET", "/console/api/organizations" + query({ q, cursor, limit: PAGE_SIZE }));
+        if (!latest()) return null;
         const rows = answer.organizations.map((organization) => [
           el("a", { href: `/console/organizations/${encodeURIComponent(organization.id)}` }, organization.display_name),
           organization.external_id || el("span", { className: "meta", text: "—" }),
@@ -359,7 +374,7 @@
         return answer.next_cursor;
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
-        say("results-status", error.message);
+        if (latest()) say("results-status", error.message);
         return null;
       }
     });
@@ -444,7 +459,7 @@
             badge("state", link.state, LINK_STATE[link.state]),
             time(link.created_at),
             time(link.expire_time),
-            link.created_by || el("span", { className: "meta", text: "—" }),
+            maker(link.created_by),
             action,
           ];
         }), "No links yet.");
@@ -558,19 +573,22 @@
       byId("export-csv").href = "/console/api/audit/export" + query({ format: "csv", ...current });
     };
 
-    const actorText = (actor) => (actor ? [actor.kind, actor.id].filter(Boolean).join(": ") : "");
+    const actorCell = (actor) => (actor
+      ? el("span", {}, actor.kind, actor.id ? [el("br"), el("code", {}, actor.id)] : null)
+      : el("span", { className: "meta", text: "—" }));
 
-    const pager = new Pager(async (cursor) => {
+    const pager = new Pager(async (cursor, latest) => {
       say("results-status", "Loading…");
       try {
         const answer = await call("GET", "/console/api/audit/events" + query({ ...current, cursor, limit: PAGE_SIZE }));
+        if (!latest()) return null;
         records = answer.events;
         fillTable("audit-table", records.map((record, index) => [
           String(record.sequence),
           time(record.time),
-          el("code", {}, record.type),
+          el("code", { className: "event-type" }, record.type),
           el("code", {}, record.organization_id),
-          actorText(record.actor),
+          actorCell(record.actor),
           record.target ? el("code", {}, record.target) : el("span", { className: "meta", text: "—" }),
           el("button", { type: "button", className: "button secondary small", "data-record": String(index) },
             "Open", el("span", { className: "visually-hidden" }, ` record ${record.sequence}`)),
@@ -579,6 +597,7 @@
         return answer.next_cursor;
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
+        if (!latest()) return null;
         if (error.field) showError(form, error);
         say("results-status", error.message);
         fillTable("audit-table", [], "No audit records shown.");

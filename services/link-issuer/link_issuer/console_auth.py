@@ -1,0 +1,256 @@
+"""Operator sign-in for the console: argon2id passwords, lockout, Redis-backed sessions, CSRF, `current_operator`.
+
+An unknown email, a disabled account and a wrong password get the same answer after the same work
+(an argon2 verification, against a dummy hash when there is no account), and count towards the same
+lockout, so neither the answer nor its timing says whether an account exists.
+"""
+import asyncio
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Request, Response
+
+from link_issuer import store
+from link_issuer.console_store import ConsoleStore
+from link_issuer.operators import (
+    EMAIL_MAX_LENGTH,
+    LockoutPolicy,
+    Operator,
+    check_new_password,
+    lockout_message,
+    normalize_email,
+)
+from link_issuer.domain import DomainError
+from portico_events import (
+    Actor,
+    CloudEvent,
+    EventData,
+    OperatorPasswordChanged,
+    OperatorSignedIn,
+    OperatorSignedOut,
+    OperatorSignInFailed,
+)
+from shared.errors import APIError
+from shared.ids import Clock
+from shared.net import is_loopback_host
+from shared.settings import Settings
+
+SOURCE = "/portico/link-issuer/console"
+COOKIE = "portico_console"
+COOKIE_PATH = "/console"
+CSRF_HEADER = "X-CSRF-Token"
+INVALID_CREDENTIALS = "Email or password is incorrect."
+USER_AGENT_MAX = 512
+
+
+class PasswordHashing:
+    """argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile), off the event loop."""
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self._hasher = hasher or PasswordHasher()
+        # Verified against when there is no account, so an unknown email costs what a real one does.
+        self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+
+    def hash_now(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    def _verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
+        try:
+            self._hasher.verify(stored or self._dummy, password)
+        except (VerificationError, InvalidHashError):
+            return False, False
+        return stored is not None, stored is not None and self._hasher.check_needs_rehash(stored)
+
+    async def verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
+        """(matches, needs a re-hash under current parameters); with no stored hash, never matches."""
+        return await asyncio.to_thread(self._verify, stored, password)
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    token: str  # the cookie's value; only its SHA-256 is stored
+    operator: Operator
+    csrf_token: str
+
+
+class InvalidCredentials(APIError):
+    def __init__(self) -> None:
+        super().__init__(401, "invalid_credentials", INVALID_CREDENTIALS)
+
+
+class LockedOut(APIError):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(429, "locked_out", lockout_message(retry_after_s), retry_after=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+def operator_actor(request: Request, operator_id: str | None) -> Actor:
+    # uvicorn resolves X-Forwarded-For from the trusted proxy (PORTICO_TRUSTED_PROXY_IPS) into request.client.
+    return Actor(
+        kind="operator",
+        id=operator_id,
+        client_address=request.client.host if request.client else None,
+        user_agent=(request.headers.get("user-agent") or "")[:USER_AGENT_MAX] or None,
+    )
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _typed_email(value: str) -> str:
+    """The email as the failure event records it (never more than 254 characters)."""
+    return value.strip()[:EMAIL_MAX_LENGTH]
+
+
+def _counted_email(value: str) -> str:
+    try:
+        return normalize_email(value)
+    except DomainError:
+        return value.strip().lower()[:EMAIL_MAX_LENGTH]
+
+
+class ConsoleAuth:
+    def __init__(
+        self,
+        pool: Callable[[], asyncpg.Pool],
+        console_store: ConsoleStore,
+        hashing: PasswordHashing,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        self._pool = pool
+        self._store = console_store
+        self.hashing = hashing
+        self._clock = clock
+        self.policy = LockoutPolicy(
+            settings.console_lockout_failures, settings.console_lockout_address_failures, settings.console_lockout_seconds
+        )
+        self._idle_s = settings.console_session_idle_seconds
+        self._max_s = settings.console_session_max_seconds
+        public = urlsplit(settings.public_url)
+        self.secure_cookie = not (public.scheme == "http" and is_loopback_host(public.hostname or ""))
+
+    async def _record(self, data: EventData) -> None:
+        await store.record_events(self._pool(), [CloudEvent.wrap(data, source=SOURCE, time=self._clock.now())])
+
+    def _lockout(self, account: int, address: int, account_ttl_s: int, address_ttl_s: int) -> int | None:
+        """Seconds until sign-in opens again, or None when nothing is locked."""
+        waits = []
+        if account >= self.policy.max_failures:
+            waits.append(account_ttl_s)
+        if address >= self.policy.max_address_failures:
+            waits.append(address_ttl_s)
+        return max(waits) if waits else None
+
+    async def sign_in(self, email: str, password: str, request: Request) -> ConsoleSession:
+        counted = _counted_email(email)
+        address = client_address(request)
+        counts = await self._store.failures(counted, address)
+        if (wait := self._lockout(counts.account, counts.address, counts.account_ttl_s, counts.address_ttl_s)) is not None:
+            await self._record(OperatorSignInFailed(email=_typed_email(email), reason="locked_out",
+                                                    actor=operator_actor(request, None)))
+            raise LockedOut(wait)
+        found = await store.find_operator_by_email(self._pool(), counted)
+        operator, stored_hash = found if found else (None, None)
+        matches, needs_rehash = await self.hashing.verify(stored_hash, password[:1024])
+        if operator is None or not matches or operator.disabled:
+            counts = await self._store.count_failure(counted, address, self.policy.lockout_seconds)
+            locked = self._lockout(counts.account, counts.address, counts.account_ttl_s, counts.address_ttl_s)
+            operator_id = operator.id if operator else None
+            await self._record(OperatorSignInFailed(
+                email=_typed_email(email), operator_id=operator_id,
+                reason="locked_out" if locked is not None else "invalid_credentials",
+                actor=operator_actor(request, operator_id),
+            ))
+            if locked is not None:
+                raise LockedOut(locked)
+            raise InvalidCredentials()
+        await self._store.clear_account_failures(counted)
+        token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        await self._store.create_session(token, operator.id, csrf_token, self._idle_s, self._max_s)
+        new_hash = await self.hashing.hash(password) if needs_rehash else None
+        now = self._clock.now()
+        event = CloudEvent.wrap(
+            OperatorSignedIn(operator_id=operator.id, email=operator.email, actor=operator_actor(request, operator.id)),
+            source=SOURCE, time=now,
+        )
+        await store.record_sign_in(self._pool(), operator.id, now, new_hash, [event])
+        return ConsoleSession(token, operator, csrf_token)
+
+    async def session(self, token: str | None) -> ConsoleSession | None:
+        """The live session behind a cookie value (its idle timer restarted), or None."""
+        if not token or len(token) > 128:
+            return None
+        stored = await self._store.touch_session(token, self._idle_s)
+        if stored is None:
+            return None
+        operator = await store.get_operator(self._pool(), stored.operator_id)
+        revoked = operator is None or operator.disabled or (
+            operator.sessions_revoked_at is not None
+            and stored.started_ms <= operator.sessions_revoked_at.timestamp() * 1000
+        )
+        if revoked or operator is None:
+            await self._store.end_session(token)
+            return None
+        return ConsoleSession(token, operator, stored.csrf_token)
+
+    async def sign_out(self, session: ConsoleSession, request: Request) -> None:
+        await self._store.end_session(session.token)
+        await self._record(OperatorSignedOut(operator_id=session.operator.id,
+                                             actor=operator_actor(request, session.operator.id)))
+
+    async def change_password(self, session: ConsoleSession, current: str, new: str, request: Request) -> None:
+        operator = session.operator
+        address = client_address(request)
+        counts = await self._store.failures(operator.email, address)
+        if (wait := self._lockout(counts.account, counts.address, counts.account_ttl_s, counts.address_ttl_s)) is not None:
+            raise LockedOut(wait)
+        stored_hash = await store.operator_password_hash(self._pool(), operator.id)
+        matches, _ = await self.hashing.verify(stored_hash, current[:1024])
+        if not matches:
+            await self._store.count_failure(operator.email, address, self.policy.lockout_seconds)
+            raise APIError(422, "invalid_current_password", "The current password is incorrect.", "current_password")
+        check_new_password(new, operator.email, current)
+        event = CloudEvent.wrap(
+            OperatorPasswordChanged(operator_id=operator.id, actor=operator_actor(request, operator.id)),
+            source=SOURCE, time=self._clock.now(),
+        )
+        await store.set_operator_password(self._pool(), operator.id, await self.hashing.hash(new), False, None, [event])
+
+    def set_cookie(self, response: Response, session: ConsoleSession) -> None:
+        # No Max-Age: the browser forgets it when closed; the server ends it at idle or absolute expiry.
+        response.set_cookie(COOKIE, session.token, path=COOKIE_PATH, httponly=True, samesite="lax",
+                            secure=self.secure_cookie)
+
+    def clear_cookie(self, response: Response) -> None:
+        response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax", secure=self.secure_cookie)
+
+
+def csrf_matches(session: ConsoleSession, presented: str | None) -> bool:
+    return presented is not None and secrets.compare_digest(presented.encode(), session.csrf_token.encode())
+
+
+async def current_session(request: Request) -> ConsoleSession | None:
+    """The signed-in session of this request (looked up once per request), or None."""
+    if hasattr(request.state, "console_session"):
+        cached: ConsoleSession | None = request.state.console_session
+        return cached
+    auth: ConsoleAuth = request.app.state.console_auth
+    session = await auth.session(request.cookies.get(COOKIE))
+    request.state.console_session = session
+    return session
+
+
+async def current_operator(request: Request) -> Operator | None:
+    """For page routes: the signed-in operator, or None (then send them to /console/sign-in)."""
+    session = await current_session(request)
+    return session.operator if session else None

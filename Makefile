@@ -56,3 +56,9 @@ bench: up
 
 clean: down
 	rm -rf .run
+
+# Faults against the running stack while a driver process runs real operations; prints the table
+# (docs/reliability.md). `make test` runs the short form (tests/integration/test_chaos.py).
+.PHONY: chaos
+chaos: up
+	$(PY) -m bench.chaos

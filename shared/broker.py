@@ -5,6 +5,8 @@ import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import aiokafka
+import aiokafka.errors
 import structlog
 from aiokafka.conn import create_conn
 from faststream import AckPolicy
@@ -99,8 +101,17 @@ async def publish_event(broker: KafkaBroker, event: CloudEvent) -> None:
     )
 
 
+# Errors after which aiokafka's idempotent producer never sends again: the broker has lost (or
+# refuses) the producer id's sequence state, e.g. after a Kafka restart. Only a new producer helps.
+FATAL_PRODUCER_ERRORS = (aiokafka.errors.OutOfOrderSequenceNumber, aiokafka.errors.UnknownProducerId)
+
+
 async def publish_events(broker: KafkaBroker, events: Sequence[CloudEvent]) -> None:
-    """Publish several events in order, pipelined, returning once Kafka acknowledged every one."""
+    """Publish several events in order, pipelined, returning once Kafka acknowledged every one.
+
+    Raises if any was not acknowledged (the caller keeps them queued and tries again); after a fatal
+    producer error the broker gets a new producer first, so that next try can succeed.
+    """
     futures = [
         await broker.publish(
             event.to_bytes(),
@@ -111,8 +122,28 @@ async def publish_events(broker: KafkaBroker, events: Sequence[CloudEvent]) -> N
         )
         for event in events
     ]
-    for future in futures:
-        await future
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    failure = next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None)
+    if failure is None:
+        return
+    if isinstance(failure, FATAL_PRODUCER_ERRORS):
+        await renew_producer(broker)
+    raise failure
+
+
+async def renew_producer(broker: KafkaBroker) -> None:
+    """Replace the broker's producer with a new one (a new producer id), keeping its subscribers running.
+
+    FastStream has no public call for this; it is the same producer its own `connect` makes.
+    """
+    producer = broker.config.producer
+    await producer.disconnect()
+    await producer.connect(
+        aiokafka.AIOKafkaProducer(**broker._connection_kwargs),  # noqa: SLF001
+        serializer=broker.config.fd_config._serializer,  # noqa: SLF001
+        codec=broker.config.broker_codec,
+    )
+    log.warning("kafka.producer_renewed")
 
 
 def subscribe_events(

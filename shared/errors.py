@@ -1,6 +1,8 @@
 """The one error shape of every Portico HTTP API: {"error": {"code", "message", "field"?}} with a 4xx status."""
 from typing import Any
 
+import asyncpg
+import redis.exceptions
 import structlog
 from asyncpg.exceptions import CharacterNotInRepertoireError, UntranslatableCharacterError
 from fastapi import FastAPI, Request
@@ -55,6 +57,36 @@ async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse
     return JSONResponse(error_body(code, str(error.detail)), status_code=error.status_code, headers=error.headers)
 
 
+# A dependency that is down, restarting or refusing connections (Postgres stopping or starting up, Redis
+# gone, a pool that cannot hand out a connection in time): the request changed nothing it could not
+# roll back, and a retry in a moment will do. Never a 500.
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+
+async def _dependency_unavailable(request: Request, error: Exception) -> JSONResponse:
+    log.warning("http.dependency_unavailable", path=request.url.path, error=f"{type(error).__name__}: {error}"[:200])
+    return JSONResponse(
+        error_body("service_unavailable", "A service Portico depends on is unavailable for a moment; retry shortly."),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _interface_error(request: Request, error: Exception) -> JSONResponse:
+    """asyncpg says "the underlying connection is closed" when Postgres went away mid-transaction;
+    its other interface errors are bugs."""
+    if "connection is closed" in str(error):
+        return await _dependency_unavailable(request, error)
+    return await _unexpected_error(request, error)
+
+
 async def _text_postgres_cannot_hold(_: Request, __: Exception) -> JSONResponse:
     # Postgres refuses NUL (\u0000) in text and JSON; only a caller's input can carry one there.
     return JSONResponse(error_body("invalid_characters", "Text must not contain NUL (\\u0000) characters."), 400)
@@ -69,6 +101,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    for dependency_error in DEPENDENCY_ERRORS:
+        app.add_exception_handler(dependency_error, _dependency_unavailable)
+    app.add_exception_handler(asyncpg.InterfaceError, _interface_error)
     app.add_exception_handler(CharacterNotInRepertoireError, _text_postgres_cannot_hold)
     app.add_exception_handler(UntranslatableCharacterError, _text_postgres_cannot_hold)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -42,10 +42,17 @@ wait_for_port() {
 
 pid_file() { echo "$PORTICO_RUN_DIR/pids/$1.pid"; }
 
+# alive PID: true while the process runs. A killed process its parent has not reaped yet (a zombie,
+# e.g. under an init that reaps lazily) answers kill -0 but is gone: it must be restarted, not waited for.
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]
+}
+
 # pid_alive NAME: true when NAME's pid file points at a live process.
 pid_alive() {
   local f; f=$(pid_file "$1")
-  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+  [ -f "$f" ] && alive "$(cat "$f")"
 }
 
 # stop_by_pid NAME [SECONDS]: TERM the process we recorded, KILL it after SECONDS, forget it.
@@ -54,12 +61,12 @@ stop_by_pid() {
   f=$(pid_file "$name")
   [ -f "$f" ] || return 0
   pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt $((seconds * 10)) ]; do
+    while alive "$pid" && [ "$waited" -lt $((seconds * 10)) ]; do
       sleep 0.1; waited=$((waited + 1))
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
       log "$name (pid $pid) ignored TERM for ${seconds}s; sending KILL"
       kill -KILL "$pid" 2>/dev/null || true
     fi

@@ -180,7 +180,7 @@ ensure_scram_user() {
 wait_ready() {
   local pid=$1 waited=0
   until kafka_answers; do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! alive "$pid"; then
       rm -f "$KAFKA_PID_FILE"
       fail_with_log "Kafka (pid $pid) exited during startup"
     fi

@@ -10,6 +10,12 @@ from tests.integration.stack import Stack, run_script
 from tests.integration.test_portal_connections import portal_browser
 
 
+def certificate_with_version(version: int) -> str:
+    der = bytearray(base64.b64decode(der_base64(make_certificate())))
+    der[der.index(bytes.fromhex("a003020102")) + 4] = version  # [0] EXPLICIT INTEGER: 2 is v3
+    return f"-----BEGIN CERTIFICATE-----\n{base64.encodebytes(bytes(der)).decode()}-----END CERTIFICATE-----\n"
+
+
 def certificate_with_unknown_key_algorithm() -> str:
     der = base64.b64decode(der_base64(make_certificate()))
     rsa_encryption = bytes.fromhex("06092a864886f70d010101")  # OID 1.2.840.113549.1.1.1; 0.0.840… is no algorithm
@@ -17,18 +23,19 @@ def certificate_with_unknown_key_algorithm() -> str:
     return f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n"
 
 
-async def test_a_certificate_with_an_unknown_key_algorithm_is_refused_under_its_field(api: httpx.AsyncClient, proxy_url: str):
+async def test_certificates_with_an_unknown_key_algorithm_or_x509_version_are_refused_under_their_field(api: httpx.AsyncClient, proxy_url: str):
     _, browser, csrf = await portal_browser(api, proxy_url, "Fuzz regression: certificate")
     try:
-        answer = await browser.post("/portal/api/connections", headers={"X-CSRF-Token": csrf}, json={
+        answers = [await browser.post("/portal/api/connections", headers={"X-CSRF-Token": csrf}, json={
             "type": "saml", "provider": "generic_saml", "saml": {
                 "idp_entity_id": "https://idp.example.com", "sso_url": "https://idp.example.com/sso",
-                "certificates": [certificate_with_unknown_key_algorithm()],
+                "certificates": [certificate],
             },
-        })
-        assert answer.status_code == 422, answer.text
-        assert answer.json()["error"]["code"] == "certificate_invalid"
-        assert answer.json()["error"]["field"] == "saml.certificates.0"
+        }) for certificate in (certificate_with_unknown_key_algorithm(), certificate_with_version(1))]
+        for answer in answers:
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["error"]["code"] == "certificate_invalid"
+            assert answer.json()["error"]["field"] == "saml.certificates.0"
         assert (await browser.get("/portal/api/connections")).json()["connections"] == []
     finally:
         await browser.aclose()

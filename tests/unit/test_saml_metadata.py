@@ -256,3 +256,12 @@ def test_certificate_with_an_unknown_key_algorithm_is_refused():
     assert caught.value.code == "certificate_invalid" and caught.value.field == "saml.certificates.0"
     metadata = vendor_metadata("okta", cert).replace(der_base64(cert), base64.b64encode(unknown_algorithm).decode())
     assert refused(metadata).code == "certificate_invalid"
+
+
+def test_certificate_with_an_invalid_x509_version_is_refused():
+    der = bytearray(base64.b64decode(der_base64(make_certificate())))
+    version = der.index(bytes.fromhex("a003020102"))  # [0] EXPLICIT INTEGER 2: v3
+    der[version + 4] = 1  # v2, which X.509 certificates with extensions cannot be
+    with pytest.raises(ConnectionProblem) as caught:
+        saml.parse_certificate(base64.b64encode(bytes(der)).decode(), "saml.certificates.0")
+    assert caught.value.code == "certificate_invalid"

@@ -68,7 +68,8 @@ def parse_certificate(text: str, field: str, *, label: str = "This certificate")
             cert = x509.load_der_x509_certificate(base64.b64decode(re.sub(r"\s+", "", text), validate=True))
         public_key = cert.public_key()
         subject = cert.subject.rfc4514_string()
-    except (ValueError, TypeError, binascii.Error, x509.UnsupportedGeneralNameType, UnsupportedAlgorithm):
+    except (ValueError, TypeError, binascii.Error, x509.UnsupportedGeneralNameType, x509.InvalidVersion,
+            UnsupportedAlgorithm):
         raise ConnectionProblem(
             "certificate_invalid",
             f"{label} is not a valid X.509 certificate. Copy the whole PEM block, from "

@@ -41,7 +41,7 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"links": [link.model_dump(mode="json") for link in links]})
     else:
-        print_table([link.model_dump(mode="json") for link in links], ["id", "kind", "created_at", "expire_time", "revoked"])
+        print_table([link.model_dump(mode="json") for link in links], ["id", "kind", "state", "created_at", "expire_time"])
     return 0
 
 

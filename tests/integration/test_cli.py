@@ -78,7 +78,7 @@ def test_links_magic_shareable_list_and_revoke(cli_env: dict[str, str], proxy_ur
     assert {magic["id"], shareable["id"]} <= {link["id"] for link in listed}
     assert all("location" not in link for link in listed)
     table = ok(cli_env, "links", "list", organization_id).splitlines()
-    assert table[0].split() == ["ID", "KIND", "CREATED_AT", "EXPIRE_TIME", "REVOKED"] and len(table) == len(listed) + 1
+    assert table[0].split() == ["ID", "KIND", "STATE", "CREATED_AT", "EXPIRE_TIME"] and len(table) == len(listed) + 1
 
     assert f"Revoked {shareable['id']}" in ok(cli_env, "links", "revoke", organization_id, shareable["id"])
     assert json.loads(ok(cli_env, "--json", "links", "revoke", organization_id, shareable["id"])) == {

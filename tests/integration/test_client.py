@@ -101,6 +101,9 @@ def test_sync_client_creates_an_organization_issues_lists_and_revokes_links(port
                            lambda answer: answer.status_code == 410, timeout_s=5)  # takes effect within 1 s
         assert refused.json()["error"]["code"] == "link_revoked"
     assert {link.id: link.revoked for link in portico.organizations.list_links(organization.id)}[shareable.id]
+    states = wait_for(lambda: {link.id: link.state for link in portico.organizations.list_links(organization.id)},
+                      lambda seen: seen[magic.id] == "used", timeout_s=10)  # the redemption's event, consumed
+    assert states == {magic.id: "used", shareable.id: "revoked"}
 
 
 async def test_async_client_does_the_same_with_await(async_portico: AsyncPortico, proxy_url: str):

@@ -28,13 +28,19 @@ class PortalLink(Resource):
 
 
 class LinkSummary(Resource):
-    """A link as listed later: never its location."""
+    """A link as listed later: never its location.
+
+    `state` is live, used (a magic link someone opened), expired or revoked; "used" follows the
+    redemption by the time its event reaches link-issuer (milliseconds). None from older Portico servers.
+    """
 
     id: str
     kind: Literal["magic", "shareable"]
     expire_time: datetime
     created_at: datetime
     revoked: bool
+    state: Literal["live", "used", "expired", "revoked"] | None = None
+    created_by: str | None = None
 
 
 class ConnectionWarning(Resource):

@@ -1,7 +1,7 @@
 """Fuzzing the SAML metadata parser and the OIDC checks in-process: whatever comes in either parses or is
 refused with ConnectionProblem (which the API answers as a 4xx), never another exception, within 2 s a call.
 
-FUZZ_EXAMPLES (default 100) sets the examples per test; docs/fuzzing.md says how to run a longer campaign.
+FUZZ_EXAMPLES (default 50) sets the examples per test; docs/fuzzing.md says how to run a longer campaign.
 """
 import base64
 import copy
@@ -20,7 +20,7 @@ from connection_config import oidc, saml
 from connection_config.model import ConnectionProblem
 from tests.fixtures.identity_providers import der_base64, expired_certificate, make_certificate, vendor_metadata
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
 TIME_BOUND_S = 2.0
 NOW = datetime.now(UTC)
 FIELD = "saml.metadata_xml"

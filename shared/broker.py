@@ -146,6 +146,13 @@ async def renew_producer(broker: KafkaBroker) -> None:
     log.warning("kafka.producer_renewed")
 
 
+async def _whole_message(message: KafkaMessage) -> Any:
+    """Hand the subscriber the message itself as its body. Asking for it with a `KafkaMessage` parameter
+    instead goes through FastStream's context injection, which FastDepends runs in a worker thread for
+    every message: measured 4 ms per event on the 2-core machine, most of an event's way to its consumer."""
+    return message
+
+
 def subscribe_events(
     broker: KafkaBroker, *topics: str, group_id: str
 ) -> Callable[[EventHandler], EventHandler]:
@@ -163,9 +170,10 @@ def subscribe_events(
             auto_offset_reset="earliest",
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=_whole_message,
             title=f"{group_id}:{handler.__name__}",
         )
-        async def consume(message: KafkaMessage) -> None:
+        async def consume(message: Any) -> None:  # the KafkaMessage, from _whole_message
             try:
                 event = CloudEvent.from_bytes(message.body)
             except ValidationError as error:

@@ -5,27 +5,14 @@ first admin can be made before anyone can sign in. A one-time password is printe
 """
 import argparse
 import asyncio
-from typing import Any
 
 from link_issuer import admin
 from link_issuer.domain import DomainError
-from link_issuer.operators import Operator, Role
+from link_issuer.operators import Role
 from portico_cli.output import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CLIError, print_json, print_table
 from shared.settings import Settings
 
 COLUMNS = ["id", "email", "role", "disabled", "must_change_password", "created_at", "last_sign_in_at"]
-
-
-def _row(operator: Operator) -> dict[str, Any]:
-    return {
-        "id": operator.id,
-        "email": operator.email,
-        "role": operator.role.value,
-        "disabled": operator.disabled,
-        "must_change_password": operator.must_change_password,
-        "created_at": operator.created_at.isoformat(),
-        "last_sign_in_at": operator.last_sign_in_at and operator.last_sign_in_at.isoformat(),
-    }
 
 
 def _refused(error: DomainError) -> CLIError:
@@ -39,7 +26,7 @@ def _create(args: argparse.Namespace) -> int:
     except DomainError as error:
         raise _refused(error) from None
     if args.json:
-        print_json({"operator": _row(operator), "one_time_password": password})
+        print_json({"operator": operator.document(), "one_time_password": password})
     else:
         print(f"Created operator {operator.id} ({operator.email}, {operator.role.value}).")
         print("One-time password (to be changed at first sign-in at /console/):")
@@ -48,7 +35,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    rows = [_row(o) for o in asyncio.run(admin.list_operators(Settings()))]
+    rows = [o.document() for o in asyncio.run(admin.list_operators(Settings()))]
     if args.json:
         print_json({"operators": rows})
     else:

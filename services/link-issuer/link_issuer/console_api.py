@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from link_issuer import admin
-from link_issuer.api import Text, Url, organization_json
+from link_issuer.api import CreateOrganization, Text, organization_json
 from link_issuer.console_auth import (
     CSRF_HEADER,
     ConsoleAuth,
@@ -27,7 +27,7 @@ from link_issuer.console_auth import (
 )
 from link_issuer.internal_clients import AUDIT_FILTERS, AuditReader, ConnectionReader, Export
 from link_issuer.links import LinkService, LinkWithState
-from link_issuer.operators import Operator, OperatorPermission, allowed
+from link_issuer.operators import OperatorPermission, allowed
 from link_issuer import store
 from portico_events import AuditLogExported, AuditLogVerified, CloudEvent
 from shared.errors import APIError, error_body
@@ -87,13 +87,6 @@ class ChangePassword(BaseModel):
     new_password: Annotated[str, StringConstraints(max_length=1024)]
 
 
-class CreateOrganization(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    display_name: Text
-    external_id: Text | None = None
-    allowed_frame_ancestors: list[Url] = Field(default_factory=list, max_length=20)
-
-
 class CreateLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["magic", "shareable"]
@@ -115,20 +108,8 @@ def _time(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def operator_json(operator: Operator) -> dict[str, Any]:
-    return {
-        "id": operator.id,
-        "email": operator.email,
-        "role": operator.role.value,
-        "disabled": operator.disabled,
-        "must_change_password": operator.must_change_password,
-        "created_at": _time(operator.created_at),
-        "last_sign_in_at": _time(operator.last_sign_in_at),
-    }
-
-
 def session_json(session: ConsoleSession) -> dict[str, Any]:
-    return {"operator": operator_json(session.operator), "csrf_token": session.csrf_token}
+    return {"operator": session.operator.document(), "csrf_token": session.csrf_token}
 
 
 def created_by_text(reference: str | None, operator_emails: dict[str, str]) -> str | None:
@@ -304,14 +285,14 @@ def build_router(console: Console) -> APIRouter:
 
     @router.get("/operators")
     async def list_operators(_: ManageOperators) -> dict[str, Any]:
-        return {"operators": [operator_json(o) for o in await admin.operators(console.pool())]}
+        return {"operators": [o.document() for o in await admin.operators(console.pool())]}
 
     @router.post("/operators", status_code=201)
     async def create_operator(body: CreateOperator, session: ManageOperators, request: Request) -> JSONResponse:
         operator, password = await admin.add_operator(
             console.pool(), console.auth.hashing, body.email, body.role, operator_actor(request, session.operator.id)
         )
-        return JSONResponse({"operator": operator_json(operator), "one_time_password": password},
+        return JSONResponse({"operator": operator.document(), "one_time_password": password},
                             status_code=201, headers={"Cache-Control": "no-store"})
 
     def _by_id(operator_id: str) -> str:

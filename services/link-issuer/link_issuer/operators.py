@@ -69,6 +69,18 @@ class Operator:
     last_sign_in_at: datetime | None = None
     sessions_revoked_at: datetime | None = None
 
+    def document(self) -> dict[str, object]:
+        """The operator as the console API and the CLI's --json show it."""
+        return {
+            "id": self.id,
+            "email": self.email,
+            "role": self.role.value,
+            "disabled": self.disabled,
+            "must_change_password": self.must_change_password,
+            "created_at": self.created_at.isoformat(),
+            "last_sign_in_at": self.last_sign_in_at and self.last_sign_in_at.isoformat(),
+        }
+
 
 class OperatorNotFound(DomainError):
     status = 404

@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from audit import store
 from audit.domain import AuditRecord, format_time
+from audit.long_reads import OneAtATime, until_disconnected
 from audit.query import AuditQuery, InvalidCursor, decode_cursor, encode_cursor, parse_actor_filter
 from audit.verification import verify_log
 from shared.errors import APIError
@@ -186,13 +187,30 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )
 
-    @router.get("/verify")
-    async def verify(organization_id: str | None = None) -> dict[str, Any]:
+    whole_log = OneAtATime()
+
+    async def verified(organization_id: str | None) -> dict[str, Any]:
         try:
             async with store.snapshot(reader(), ACQUIRE_TIMEOUT_S) as conn:
-                report = await verify_log(conn, _optional(organization_id), trusted_public_key)
+                report = await verify_log(conn, organization_id, trusted_public_key)
         except TimeoutError:
             raise APIError(503, "busy", "Too many audit reads at once; try again shortly.") from None
         return report.body()
+
+    @router.get("/verify")
+    async def verify(request: Request, organization_id: str | None = None) -> dict[str, Any]:
+        scope = _optional(organization_id)
+        if scope is not None:
+            return await verified(scope)
+        # The whole log can take minutes: one such check per instance, stopped if its caller leaves.
+        if not whole_log.try_claim():
+            raise APIError(503, "busy", "The whole log is being verified already; try again when that has finished.")
+        try:
+            finished, body = await until_disconnected(verified(None), request.is_disconnected)
+        finally:
+            whole_log.release()
+        if not finished or body is None:  # nobody is listening any more; this answer goes nowhere
+            raise APIError(499, "client_closed_request", "The caller left before the verification finished.")
+        return body
 
     return router

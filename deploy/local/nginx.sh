@@ -60,12 +60,22 @@ start() {
   log "proxy ready on http://127.0.0.1:$PORT (pid $(cat "$(pid_file nginx)"))"
 }
 
+# reload: render the template again and have the running proxy pick it up without dropping connections.
+reload() {
+  pid_alive nginx || { start; return; }
+  render
+  nginx -t -p "$PREFIX" -c "$PREFIX/nginx.conf" -e "$PORTICO_RUN_DIR/logs/nginx-error.log" 2>"$PORTICO_RUN_DIR/logs/nginx-test.log" \
+    || { cat "$PORTICO_RUN_DIR/logs/nginx-test.log" >&2; die "nginx configuration is invalid; the running proxy keeps its old one"; }
+  kill -HUP "$(cat "$(pid_file nginx)")"
+  log "proxy configuration reloaded (pid $(cat "$(pid_file nginx)"))"
+}
+
 status() {
   if pid_alive nginx; then echo "nginx: running (pid $(cat "$(pid_file nginx)"), 127.0.0.1:$PORT)"; return 0; fi
   echo "nginx: not running"; return 3
 }
 
 case "${1:-}" in
-  start) start ;; stop) stop_by_pid nginx 10 ;; status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  start) start ;; stop) stop_by_pid nginx 10 ;; reload) reload ;; status) status ;;
+  *) echo "usage: $0 start|stop|reload|status" >&2; exit 2 ;;
 esac

@@ -85,3 +85,11 @@ async def test_text_with_a_nul_character_is_refused_not_a_server_error(api: http
     ]
     assert [(a.status_code, a.json()["error"]["code"]) for a in answers] == [(400, "invalid_characters")] * len(answers)
     assert (await api.get(f"/api/v1/organizations/{org_id}/portal_links")).json()["links"] == []
+
+
+async def test_requests_the_proxy_cannot_parse_or_route_get_the_json_error_shape(proxy_url: str):
+    async with httpx.AsyncClient(base_url=proxy_url, timeout=10) as client:
+        nul_in_path = await client.get("/api/v1/organizations/%00")
+        internal_only = await client.get("/_portico/auth/api-key")
+    assert nul_in_path.status_code == 400 and nul_in_path.json()["error"]["code"] == "bad_request"
+    assert internal_only.status_code == 404 and internal_only.json()["error"]["code"] == "not_found"

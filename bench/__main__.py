@@ -2,7 +2,7 @@
 
 Baselines first (raw Kafka; the bare endpoint, Redis and COPY inside the benchmarks that use them), then
 portal links, then audit ingest; each warms up before it measures. Load comes from this process only, on
-loopback, bounded in count and time (about four minutes in all on the 2-core development machine).
+loopback, bounded in count and time (under five minutes in all on the 2-core development machine).
 """
 import argparse
 import asyncio

@@ -50,3 +50,11 @@ def test_standard_library_loggers_are_redacted_too(capsys):
     logging.getLogger("uvicorn.error").warning("connect to redis://:pa55word@127.0.0.1:6379 failed")
     [line] = log_lines()
     assert "pa55word" not in line["event"]
+
+
+def test_lines_below_the_level_are_dropped_and_the_rest_kept(capsys):
+    log_lines = capture_json_logs(capsys)
+    log = get_logger("t")
+    log.debug("link.redeemed", link_id="lnk_quiet")
+    log.warning("kafka.unreachable")
+    assert [line["event"] for line in log_lines()] == ["kafka.unreachable"]

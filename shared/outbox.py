@@ -1,5 +1,5 @@
 """Transactional outbox: enqueue events with the change that caused them; one relay per database publishes them."""
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import asyncpg
 import structlog
@@ -15,13 +15,36 @@ NOTIFY_CHANNEL = "portico_outbox"
 _RELAY_LOCK = "portico.outbox_relay"
 
 
+_QUEUE = "INSERT INTO outbox (event_id, payload) SELECT * FROM unnest(${ids}::text[], ${payloads}::bytea[])"
+_WAKE_RELAY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
+
+
+def _queue_arguments(events: Iterable[CloudEvent]) -> tuple[list[str], list[bytes]]:
+    listed = list(events)
+    return [event.id for event in listed], [event.to_bytes() for event in listed]
+
+
 async def enqueue_events(conn: asyncpg.Connection, events: Iterable[CloudEvent]) -> None:
-    """Write events in the caller's transaction; they are published only if it commits."""
-    await conn.executemany(
-        "INSERT INTO outbox (event_id, payload) VALUES ($1, $2)",
-        [(event.id, event.to_bytes()) for event in events],
-    )
-    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+    """Write events in the caller's transaction; they are published only if it commits.
+
+    One statement queues them and wakes the relay (the notification is delivered at commit).
+    """
+    ids, payloads = _queue_arguments(events)
+    await conn.execute(f"WITH queued AS ({_QUEUE.format(ids=1, payloads=2)}) {_WAKE_RELAY}", ids, payloads)
+
+
+async def execute_with_events(
+    db: asyncpg.Pool | asyncpg.Connection, statement: str, args: Sequence[object], events: Iterable[CloudEvent]
+) -> None:
+    """Run one INSERT/UPDATE/DELETE (no RETURNING) and queue its events as a single statement.
+
+    A single statement is atomic on its own, so a change and its events need one round trip instead
+    of a transaction's BEGIN, change, queue, notify and COMMIT (the hot path of link issuance).
+    """
+    ids, payloads = _queue_arguments(events)
+    n = len(args)
+    sql = f"WITH change AS ({statement}), queued AS ({_QUEUE.format(ids=n + 1, payloads=n + 2)}) {_WAKE_RELAY}"
+    await db.execute(sql, *args, ids, payloads)
 
 
 class OutboxRelay(RelayLoop):

@@ -9,7 +9,7 @@ from faststream.kafka import KafkaBroker
 from shared.broker import publish_event
 from portico_events import CloudEvent, OrganizationCreated, PortalLinkRevoked
 from shared.ids import new_id
-from shared.outbox import enqueue_events
+from shared.outbox import enqueue_events, execute_with_events
 from tests.integration.polling import eventually
 from tests.integration.stack import SERVICES
 
@@ -74,6 +74,24 @@ async def test_rolled_back_change_publishes_nothing(link_issuer_db: asyncpg.Pool
             raise RuntimeError("the change failed after its event was written")
 
     assert await wait_for_audit_rows(audit_db, event.id, timeout_s=1.5) == 0
+
+
+async def test_a_change_and_its_event_in_one_statement_land_together_or_not_at_all(
+    link_issuer_db: asyncpg.Pool, audit_db: asyncpg.Pool
+):
+    insert = "INSERT INTO organizations (id, display_name, created_by) VALUES ($1, $2, $3)"
+    kept = new_id("org")
+    published = CloudEvent.wrap(OrganizationCreated(organization_id=kept, display_name="One Statement Co"),
+                                source="/portico/tests", time=datetime.now(UTC))
+    await execute_with_events(link_issuer_db, insert, (kept, "One Statement Co", "tests"), [published])
+    assert await wait_for_audit_rows(audit_db, published.id) == 1
+
+    refused = CloudEvent.wrap(OrganizationCreated(organization_id=kept, display_name="Duplicate"),
+                              source="/portico/tests", time=datetime.now(UTC))
+    with pytest.raises(asyncpg.UniqueViolationError):  # the same id again: the change fails
+        await execute_with_events(link_issuer_db, insert, (kept, "Duplicate", "tests"), [refused])
+    assert await link_issuer_db.fetchval("SELECT count(*) FROM outbox WHERE event_id = $1", refused.id) == 0
+    assert await wait_for_audit_rows(audit_db, refused.id, timeout_s=1.5) == 0
 
 
 async def test_redelivered_event_is_recorded_once(kafka: KafkaBroker, audit_db: asyncpg.Pool):

@@ -11,7 +11,7 @@ import asyncpg
 from link_issuer.domain import Conflict, Organization, PortalLink
 from link_issuer.operators import EmailTaken, Operator, Role
 from portico_events import CloudEvent
-from shared.outbox import enqueue_events
+from shared.outbox import enqueue_events, execute_with_events
 
 
 async def find_api_key(pool: asyncpg.Pool, key_id: str) -> tuple[bytes, bool] | None:
@@ -123,11 +123,12 @@ def _link(row: asyncpg.Record) -> PortalLink:
 async def insert_link(
     pool: asyncpg.Pool, link: PortalLink, token_sha256: str, created_by: str, event: CloudEvent
 ) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            """INSERT INTO portal_links
-                   (id, organization_id, kind, token_sha256, expire_time, return_url, success_url, created_at, created_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+    await execute_with_events(
+        pool,
+        """INSERT INTO portal_links
+               (id, organization_id, kind, token_sha256, expire_time, return_url, success_url, created_at, created_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        (
             link.id,
             link.organization_id,
             link.kind,
@@ -137,8 +138,9 @@ async def insert_link(
             link.success_url,
             link.created_at,
             created_by,
-        )
-        await enqueue_events(conn, [event])
+        ),
+        [event],
+    )
 
 
 async def list_links(pool: asyncpg.Pool, organization_id: str, limit: int = 200) -> list[PortalLink]:

@@ -246,8 +246,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=Sizes.cycles, help="generate→redeem cycles in all")
     parser.add_argument("--sequential", type=int, default=Sizes.sequential, help="of which one at a time")
+    parser.add_argument("--cycle-seconds", type=float, default=Sizes.cycles_budget_s,
+                        help="time budget of all the cycles (at most 900)")
     args = parser.parse_args()
-    result = asyncio.run(run(Settings(), Sizes(cycles=args.cycles, sequential=args.sequential)))
+    sizes = Sizes(cycles=args.cycles, sequential=args.sequential, cycles_budget_s=min(args.cycle_seconds, 900.0))
+    result = asyncio.run(run(Settings(), sizes))
     print(f"\nresults: {write_results('links', report(result))}")
 
 

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from link_issuer import admin
-from link_issuer.api import CreateOrganization, Text, organization_json
+from link_issuer.api import CreateOrganization, Text, link_summary_json, organization_json
 from link_issuer.console_auth import (
     CSRF_HEADER,
     ConsoleAuth,
@@ -123,15 +123,8 @@ def created_by_text(reference: str | None, operator_emails: dict[str, str]) -> s
 
 
 def console_link_json(found: LinkWithState, operator_emails: dict[str, str]) -> dict[str, Any]:
-    link = found.link
-    return {
-        "id": link.id,
-        "kind": link.kind,
-        "state": found.state,
-        "expire_time": link.expire_time.isoformat(),
-        "created_at": link.created_at.isoformat(),
-        "created_by": created_by_text(link.created_by, operator_emails),
-    }
+    """The API's link summary, with its author named for people."""
+    return {**link_summary_json(found), "created_by": created_by_text(found.link.created_by, operator_emails)}
 
 
 def _audit_params(request: Request, names: tuple[str, ...]) -> dict[str, str]:

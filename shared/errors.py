@@ -87,6 +87,14 @@ async def _interface_error(request: Request, error: Exception) -> JSONResponse:
     return await _unexpected_error(request, error)
 
 
+async def _client_protocol_error(request: Request, error: Exception) -> JSONResponse:
+    """asyncpg's InternalClientError: a pooled connection left mid-operation, seen when Postgres shut down
+    under a request (make chaos). The pool discards that connection, so a retry works: 503, not 500,
+    but logged as an error with its traceback, because the same error from a live database is a bug."""
+    log.error("http.postgres_client_state_error", path=request.url.path, error=repr(error), exc_info=error)
+    return await _dependency_unavailable(request, error)
+
+
 async def _text_postgres_cannot_hold(_: Request, __: Exception) -> JSONResponse:
     # Postgres refuses NUL (\u0000) in text and JSON; only a caller's input can carry one there.
     return JSONResponse(error_body("invalid_characters", "Text must not contain NUL (\\u0000) characters."), 400)
@@ -104,6 +112,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for dependency_error in DEPENDENCY_ERRORS:
         app.add_exception_handler(dependency_error, _dependency_unavailable)
     app.add_exception_handler(asyncpg.InterfaceError, _interface_error)
+    app.add_exception_handler(asyncpg.exceptions._base.InternalClientError, _client_protocol_error)
     app.add_exception_handler(CharacterNotInRepertoireError, _text_postgres_cannot_hold)
     app.add_exception_handler(UntranslatableCharacterError, _text_postgres_cannot_hold)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -16,6 +16,8 @@ FAILURES = {
     "redis-refused": redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379."),
     "redis-timeout": redis.exceptions.TimeoutError("Timeout reading from socket"),
     "pool-timeout": TimeoutError(),
+    "postgres-connection-left-mid-operation": asyncpg.exceptions._base.InternalClientError(
+        "cannot switch to state 12; another operation (2) is in progress"),  # seen in CI as Postgres stopped
     "postgres-closed-mid-transaction": asyncpg.InterfaceError(
         "cannot call Transaction.__aexit__(): the underlying connection is closed"),
 }

@@ -280,7 +280,8 @@ async def test_every_console_action_is_audited_with_the_operator_as_actor(
         assert (await sign_in(client, email, "not the password")).status_code == 401
         csrf = (await sign_in(client, email, one_time)).json()["csrf_token"]
         client.headers["X-CSRF-Token"] = csrf
-        await client.post("/console/api/password", json={"current_password": one_time, "new_password": PASSWORD})
+        changed = await client.post("/console/api/password", json={"current_password": one_time, "new_password": PASSWORD})
+        client.headers["X-CSRF-Token"] = changed.json()["csrf_token"]
         me = Operator(operator_id, email, client)
         organization_id = await create_organization(me)
         link = await issue_link(me, organization_id, "shareable")
@@ -315,3 +316,24 @@ async def test_every_console_action_is_audited_with_the_operator_as_actor(
     assert all(e["actor"]["client_address"] == "127.0.0.1" for e in events)
     assert next(e for e in events if e["type"] == "portico.operator.created")["target"] == other
 
+
+
+async def test_changing_the_password_ends_the_operators_other_sessions_and_keeps_this_one(settings: Settings):
+    operator_id, email, one_time = await create_account(settings, "support")
+    async with httpx.AsyncClient(base_url=settings.public_url, timeout=30) as here, \
+            httpx.AsyncClient(base_url=settings.public_url, timeout=30) as elsewhere:
+        first = (await sign_in(here, email, one_time)).json()
+        assert (await sign_in(elsewhere, email, one_time)).status_code == 200
+        old_cookie = here.cookies["portico_console"]
+        changed = await here.post("/console/api/password", headers={"X-CSRF-Token": first["csrf_token"]},
+                                  json={"current_password": one_time, "new_password": PASSWORD})
+        assert changed.status_code == 200, changed.text
+        renewed = changed.json()["operator"]
+        assert (renewed["id"], renewed["must_change_password"]) == (operator_id, False)
+        assert here.cookies["portico_console"] != old_cookie
+        assert (await elsewhere.get("/console/api/session")).status_code == 401
+        assert (await here.get("/console/api/session")).json()["csrf_token"] == changed.json()["csrf_token"]
+        listed = await here.get("/console/api/organizations", params={"limit": 1})
+        assert listed.status_code == 200, listed.text
+    async with httpx.AsyncClient(base_url=settings.public_url, timeout=30, cookies={"portico_console": old_cookie}) as stale:
+        assert (await stale.get("/console/api/session")).status_code == 401

@@ -166,10 +166,13 @@ def build_router(console: Console) -> APIRouter:
         console.auth.clear_cookie(response)
         return response
 
-    @router.post("/password", status_code=204)
-    async def change_password(body: ChangePassword, session: Own, request: Request) -> Response:
-        await console.auth.change_password(session, body.current_password, body.new_password, request)
-        return Response(status_code=204)
+    @router.post("/password")
+    async def change_password(body: ChangePassword, session: Own, request: Request) -> JSONResponse:
+        """Every other session of the operator ends; this one goes on under a new cookie and CSRF token."""
+        renewed = await console.auth.change_password(session, body.current_password, body.new_password, request)
+        response = JSONResponse(session_json(renewed))
+        console.auth.set_cookie(response, renewed)
+        return response
 
     # Organizations, connections, links (support and admin).
 

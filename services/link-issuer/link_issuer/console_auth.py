@@ -7,7 +7,8 @@ lockout, so neither the answer nor its timing says whether an account exists.
 import asyncio
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -208,7 +209,8 @@ class ConsoleAuth:
         await self._record(OperatorSignedOut(operator_id=session.operator.id,
                                              actor=operator_actor(request, session.operator.id)))
 
-    async def change_password(self, session: ConsoleSession, current: str, new: str, request: Request) -> None:
+    async def change_password(self, session: ConsoleSession, current: str, new: str, request: Request) -> ConsoleSession:
+        """Replace the password and end every other session of the operator; the caller goes on in a new one."""
         operator = session.operator
         address = client_address(request)
         counts = await self._store.failures(operator.email, address)
@@ -224,7 +226,15 @@ class ConsoleAuth:
             OperatorPasswordChanged(operator_id=operator.id, actor=operator_actor(request, operator.id)),
             source=SOURCE, time=self._clock.now(),
         )
-        await store.set_operator_password(self._pool(), operator.id, await self.hashing.hash(new), False, None, [event])
+        token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        started_ms = await self._store.create_session(token, operator.id, csrf_token, self._idle_s, self._max_s)
+        # Sessions are dated on Redis's clock, so the cut-off is too: everything started before this one.
+        ended_before = datetime.fromtimestamp((started_ms - 1) / 1000, UTC)
+        await store.set_operator_password(
+            self._pool(), operator.id, await self.hashing.hash(new), False, ended_before, [event]
+        )
+        await self._store.end_session(session.token)
+        return ConsoleSession(token, replace(operator, must_change_password=False), csrf_token)
 
     def set_cookie(self, response: Response, session: ConsoleSession) -> None:
         # No Max-Age: the browser forgets it when closed; the server ends it at idle or absolute expiry.

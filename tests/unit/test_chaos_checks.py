@@ -1,5 +1,6 @@
 """The verdicts `make chaos` prints: how answers count, and what the audit log must hold."""
 from bench.chaos.checks import (
+    UNKNOWN,
     Expectation,
     classify,
     double_redemptions,
@@ -93,3 +94,16 @@ def test_the_log_is_settled_once_every_certain_change_is_in():
 
 def test_a_magic_link_that_opened_two_sessions_is_reported():
     assert double_redemptions({"lnk_1": 1, "lnk_2": 2, "lnk_3": 0}) == ["lnk_2"]
+
+
+def test_an_unanswered_creation_accounts_for_one_record_whose_id_the_driver_never_learnt():
+    expectations = [
+        Expectation("portico.portal_link.issued", "lnk_known", 1, 1),
+        Expectation("portico.portal_link.issued", UNKNOWN, 0, 1),  # a generate answered 503
+    ]
+    one_unexplained = {("portico.portal_link.issued", "lnk_known"): 1, ("portico.portal_link.issued", "lnk_x"): 1}
+    assert judge_audit(expectations, one_unexplained).ok
+    two_unexplained = {**one_unexplained, ("portico.portal_link.issued", "lnk_y"): 1}
+    assert judge_audit(expectations, two_unexplained).duplicated == [("portico.portal_link.issued", "lnk_y")]
+    other_type = {**one_unexplained, ("portico.portal_link.revoked", "lnk_z"): 1}
+    assert judge_audit(expectations, other_type).duplicated == [("portico.portal_link.revoked", "lnk_z")]

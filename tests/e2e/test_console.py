@@ -26,7 +26,7 @@ PROVOKED = r"Failed to load resource: the server responded with a status of 4(01
 # The audit service sheds reads it cannot start within 10 s (503 `busy`, "try again shortly"): benchmarks on the
 # shared machine can cause that, and the page says so in the API's words.
 AUDIT_BUSY = r"status of 503 .*/console/api/audit/"
-AUDIT_ARRIVAL_S = 30  # the audit log is fed through Kafka; under load it may trail by seconds
+AUDIT_ARRIVAL_S = 60  # the audit log is fed through Kafka; on a just-started stack (consumer groups still joining) it may trail by seconds
 
 
 def create_operator(role: str) -> tuple[str, str]:
@@ -198,7 +198,7 @@ async def test_support_revokes_a_shareable_link_and_an_auditor_reviews_verifies_
             if all(event_type in shown for event_type in wanted) or time.monotonic() > deadline:
                 break
             await audit.wait_for_timeout(500)
-        assert all(event_type in shown for event_type in wanted), shown
+        assert all(event_type in shown for event_type in wanted), f"missing {[t for t in wanted if t not in shown]} in {shown}"
         issued = table.locator("tbody tr", has_text="portico.portal_link.issued")
         await expect(issued.locator("td").nth(3)).to_have_text(re.compile(rf"^operator\s*{support_id}$"))
 

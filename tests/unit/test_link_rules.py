@@ -80,6 +80,13 @@ def test_cookies_are_secure_and_embeddable_on_https_only():
     assert (loopback.secure, loopback.samesite) == (False, "lax")
 
 
+def test_https_session_cookie_header_is_secure_samesite_none_and_partitioned():
+    header = cookie_policy("https://sso.example.com").set_cookie_header("portico_session", "abc", max_age=60, path="/portal")
+    assert header == "portico_session=abc; Max-Age=60; Path=/portal; HttpOnly; SameSite=None; Secure; Partitioned"
+    loopback = cookie_policy("http://127.0.0.1:8080").set_cookie_header("portico_session", "abc", max_age=60, path="/portal")
+    assert loopback == "portico_session=abc; Max-Age=60; Path=/portal; HttpOnly; SameSite=Lax"
+
+
 def test_derived_event_ids_are_stable_and_distinct():
     assert derived_event_id("evt_a", "ses_1") == derived_event_id("evt_a", "ses_1")
     assert derived_event_id("evt_a", "ses_1") != derived_event_id("evt_a", "ses_2")

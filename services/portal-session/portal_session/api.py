@@ -151,15 +151,9 @@ def install_routes(
             return await link_gone(request, status, claims)
         relay.wake()
         response = RedirectResponse("/portal/", status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            cookie,
-            max_age=max(1, int(ends_at - time.time())),
-            path="/portal",
-            httponly=True,
-            secure=cookies.secure,
-            samesite=cookies.samesite,  # type: ignore[arg-type]
-            partitioned=cookies.partitioned,
+        response.headers.append(
+            "set-cookie",
+            cookies.set_cookie_header(SESSION_COOKIE, cookie, max_age=max(1, int(ends_at - time.time())), path="/portal"),
         )
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"

@@ -51,6 +51,17 @@ class CookiePolicy:
     partitioned: bool
 
 
+    def set_cookie_header(self, name: str, value: str, *, max_age: int, path: str) -> str:
+        """The Set-Cookie value, written here rather than by Starlette, whose `partitioned=True` raises
+        below Python 3.14 (every https redemption answered 500 and spent the link)."""
+        parts = [f"{name}={value}", f"Max-Age={max_age}", f"Path={path}", "HttpOnly", f"SameSite={self.samesite.capitalize()}"]
+        if self.secure:
+            parts.append("Secure")
+        if self.partitioned:
+            parts.append("Partitioned")
+        return "; ".join(parts)
+
+
 def cookie_policy(public_url: str) -> CookiePolicy:
     """Secure, SameSite=None and partitioned (works in a third-party iframe) on https; plain-HTTP
     loopback development cannot use Secure cookies, so it falls back to SameSite=Lax."""

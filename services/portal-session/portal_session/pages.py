@@ -126,10 +126,9 @@ class PortalPages:
         link_path = f"/portal/l/{token}"
         if step == "check_cookies":
             response = self.html(views.cookie_check_page(self.site, f"{link_path}?{PROBE_PARAM}=1"), context.frame_ancestors)
-            response.set_cookie(
-                PROBE_COOKIE, "1", max_age=PROBE_COOKIE_SECONDS, path="/portal/l", httponly=True,
-                secure=self.cookies.secure, samesite=self.cookies.samesite,  # type: ignore[arg-type]
-                partitioned=self.cookies.partitioned,
+            response.headers.append(
+                "set-cookie",
+                self.cookies.set_cookie_header(PROBE_COOKIE, "1", max_age=PROBE_COOKIE_SECONDS, path="/portal/l"),
             )
             return response
         return self.html(views.cookies_blocked_page(self.site, context, link_path), context.frame_ancestors)

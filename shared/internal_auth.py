@@ -50,7 +50,7 @@ def parse_actor(value: str | None) -> tuple[ActorKind, str] | None:
 
 async def require_caller(request: Request) -> Caller:
     """FastAPI dependency: the vouched-for caller, or 401 when the request did not come through Portico."""
-    expected = get_settings().internal_token.get_secret_value()
+    expected = get_settings().secret("internal_token")
     if not internal_token_matches(request.headers.get(INTERNAL_TOKEN_HEADER), expected):
         raise APIError(401, "unauthorized", "Call this API through Portico's public origin with an API key.")
     actor = parse_actor(request.headers.get(ACTOR_HEADER))

@@ -1,4 +1,9 @@
-"""Every Portico setting, read from PORTICO_* environment variables with defaults that work locally."""
+"""Every Portico setting, read from PORTICO_* environment variables with defaults that work locally.
+
+Secrets have no defaults: a service started without one it needs exits at once naming the variable
+(`settings_for`); `make up` generates them per machine in .run/secrets.env.
+"""
+import sys
 from functools import lru_cache
 from typing import Literal
 
@@ -7,7 +12,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "PORTICO_"
 LOCAL_POSTGRES = "postgresql://portico:portico@127.0.0.1:5432"
-DEVELOPMENT_ENCRYPTION_KEYS = "insecure-development-key:" + "00" * 32
+# A key under this many bytes of key material is refused (hex is read as bytes, anything else as UTF-8).
+MIN_KEY_BYTES = 32
+SecretName = Literal["internal_token", "link_signing_key", "encryption_keys"]
+# The secrets each service cannot start without.
+SERVICE_SECRETS: dict[str, tuple[SecretName, ...]] = {
+    "link-issuer": ("internal_token", "link_signing_key"),
+    "portal-session": ("internal_token", "link_signing_key"),
+    "connection-config": ("internal_token", "encryption_keys"),
+    "audit": ("internal_token",),
+}
+
+
+class MissingSecret(RuntimeError):
+    """A secret the process needs is unset or too short; the message names the variable."""
 
 
 class Settings(BaseSettings):
@@ -40,11 +58,10 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
 
     bootstrap_api_key: SecretStr | None = None
-    # Shared by the proxy and the services to vouch for each other's forwarded requests.
-    # deploy/local generates a random one per machine; set your own everywhere else.
-    internal_token: SecretStr = SecretStr("portico-local-development-only")
-    # HMAC key shared by link-issuer and portal-session to sign portal link tokens (hex or any string).
-    link_signing_key: SecretStr = SecretStr("portico-local-development-only")
+    # Shared by the proxy and the services to vouch for each other's forwarded requests (>= 32 bytes).
+    internal_token: SecretStr | None = None
+    # HMAC key shared by link-issuer and portal-session to sign portal link tokens (hex or any string, >= 32 bytes).
+    link_signing_key: SecretStr | None = None
     # Origins (scheme://host[:port]) that return_url / success_url may point at, besides each
     # organization's allowed_frame_ancestors. Comma-separated.
     allowed_redirect_origins: str = ""
@@ -58,8 +75,8 @@ class Settings(BaseSettings):
     outbox_poll_interval_ms: int = 500
     trusted_proxy_ips: str = "127.0.0.1"
     # Keys that encrypt SSO secrets at rest: comma-separated `kid:<64 hex chars>`, the first encrypts,
-    # every one decrypts (rotation). The default is public and only for development: services warn.
-    encryption_keys: SecretStr = SecretStr(DEVELOPMENT_ENCRYPTION_KEYS)
+    # every one decrypts (rotation).
+    encryption_keys: SecretStr | None = None
 
     # audit: the service reads and appends as this restricted role (no UPDATE, DELETE or TRUNCATE);
     # unset means role portico_audit_writer on audit_database_url's server and database, while
@@ -87,9 +104,46 @@ class Settings(BaseSettings):
     console_lockout_seconds: int = 15 * 60
 
 
+    def secret(self, name: SecretName) -> str:
+        """A required secret's value, or MissingSecret naming its variable when it is unset or too short."""
+        problem = secret_problem(name, getattr(self, name))
+        if problem:
+            raise MissingSecret(problem)
+        return getattr(self, name).get_secret_value()
+
+
+def key_material(value: str) -> bytes:
+    """The bytes a key string stands for: hex is decoded, anything else is taken as UTF-8."""
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return value.encode()
+
+
+def secret_problem(name: SecretName, value: SecretStr | None) -> str | None:
+    variable = f"{ENV_PREFIX}{name.upper()}"
+    if value is None or not value.get_secret_value():
+        return f"{variable} is not set; generate one with: openssl rand -hex 32"
+    text = value.get_secret_value()
+    keys = [entry.partition(":")[2] for entry in text.split(",")] if name == "encryption_keys" else [text]
+    if any(len(key_material(key.strip())) < MIN_KEY_BYTES for key in keys):
+        return f"{variable} has under {MIN_KEY_BYTES} bytes of key material; generate one with: openssl rand -hex 32"
+    return None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_for(service: str) -> Settings:
+    """The settings a service starts with; without a secret it needs, one line on stderr and exit 2."""
+    settings = get_settings()
+    for name in SERVICE_SECRETS[service]:
+        if problem := secret_problem(name, getattr(settings, name)):
+            print(f"{service}: {problem}", file=sys.stderr)
+            raise SystemExit(2)
+    return settings
 
 
 def known_environment_variables() -> set[str]:

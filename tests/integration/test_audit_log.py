@@ -58,7 +58,7 @@ def connection_viewed(org: str, at: datetime | None = None) -> CloudEvent:
 @pytest.fixture(scope="module")
 def internal_headers(settings: Settings) -> dict[str, str]:
     return {
-        "X-Portico-Internal-Token": settings.internal_token.get_secret_value(),
+        "X-Portico-Internal-Token": settings.secret("internal_token"),
         "X-Portico-Actor": "api_key:key_audit_tests",
     }
 

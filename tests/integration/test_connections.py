@@ -55,7 +55,7 @@ async def connections_db(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 def portal(settings: Settings, organization_id: str, session_id: str = "ses_tests") -> dict[str, str]:
     return {
-        "X-Portico-Internal-Token": settings.internal_token.get_secret_value(),
+        "X-Portico-Internal-Token": settings.secret("internal_token"),
         "X-Portico-Actor": f"portal_session:{session_id}",
         "X-Portico-Organization": organization_id,
         "X-Portico-Client-Address": "203.0.113.7",
@@ -279,7 +279,7 @@ async def test_oidc_secret_is_write_only_and_absent_from_postgres_and_kafka(serv
         idp.serve_json("/.well-known/openid-configuration", discovery_document(issuer))
         # A service instance like the running one, whose allow-list admits this test's loopback IdP.
         connections = ConnectionService(
-            pool=lambda: connections_db, keyring=Keyring.from_setting(settings.encryption_keys.get_secret_value()),
+            pool=lambda: connections_db, keyring=Keyring.from_setting(settings.secret("encryption_keys")),
             fetcher=Fetcher(OutboundPolicy.from_setting(idp.host_port)), clock=SystemClock(),
             public_url=settings.public_url,
         )
@@ -316,13 +316,13 @@ async def test_oidc_secret_is_write_only_and_absent_from_postgres_and_kafka(serv
     assert SECRET not in dump and new_secret not in dump
     row = await connections_db.fetchrow("SELECT secret_key_id, secret_ciphertext FROM connections WHERE id = $1",
                                         created["id"])
-    assert row["secret_key_id"] == settings.encryption_keys.get_secret_value().split(":")[0]
+    assert row["secret_key_id"] == settings.secret("encryption_keys").split(":")[0]
     assert new_secret.encode() not in bytes(row["secret_ciphertext"])
 
 
 def management(settings: Settings, actor: str = "api_key:key_tests") -> dict[str, str]:
     """What the proxy adds once link-issuer has verified the API key."""
-    return {"X-Portico-Internal-Token": settings.internal_token.get_secret_value(), "X-Portico-Actor": actor}
+    return {"X-Portico-Internal-Token": settings.secret("internal_token"), "X-Portico-Actor": actor}
 
 
 async def test_management_list_answers_for_known_organizations_only(api, service, settings):
@@ -387,7 +387,7 @@ async def test_a_committed_change_reaches_kafka_after_kafka_was_unreachable(sett
     try:
         await apply_migrations(pool, "connection_config", MIGRATIONS)
         connections = ConnectionService(
-            pool=lambda: pool, keyring=Keyring.from_setting(settings.encryption_keys.get_secret_value()),
+            pool=lambda: pool, keyring=Keyring.from_setting(settings.secret("encryption_keys")),
             fetcher=Fetcher(OutboundPolicy()), clock=SystemClock(), public_url=settings.public_url,
         )
         unreachable = make_broker(settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"}), "outage")

@@ -1,11 +1,11 @@
 """`python -m audit`: run the audit service."""
 from audit.app import create_app
 from shared.service import run_service
-from shared.settings import get_settings
+from shared.settings import settings_for
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_for("audit")
     run_service("audit", create_app, settings, settings.audit_port)
 
 

@@ -1,11 +1,11 @@
 """`python -m connection_config`: run the connection-config service."""
 from connection_config.app import create_app
 from shared.service import run_service
-from shared.settings import get_settings
+from shared.settings import settings_for
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_for("connection-config")
     run_service("connection-config", create_app, settings, settings.connection_config_port)
 
 

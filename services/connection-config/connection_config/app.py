@@ -1,7 +1,6 @@
 """Wiring for connection-config: Postgres (with the outbox relay), Kafka, the key ring and the HTTP routes."""
 from pathlib import Path
 
-import structlog
 from fastapi import FastAPI
 
 from connection_config.api import install_domain_errors, router
@@ -12,17 +11,13 @@ from connection_config.secretbox import Keyring
 from shared.broker import make_broker
 from shared.ids import SystemClock
 from shared.runtime import ServiceRuntime
-from shared.settings import DEVELOPMENT_ENCRYPTION_KEYS, Settings
+from shared.settings import Settings
 
 SERVICE = "connection-config"
-log = structlog.get_logger("connection_config.app")
 
 
 def create_app(settings: Settings) -> FastAPI:
-    keys = settings.encryption_keys.get_secret_value()
-    if keys == DEVELOPMENT_ENCRYPTION_KEYS:
-        log.warning("encryption.development_key_in_use",
-                    hint="set PORTICO_ENCRYPTION_KEYS; secrets are encrypted with a publicly known key")
+    keys = settings.secret("encryption_keys")
     runtime = ServiceRuntime(
         name=SERVICE,
         settings=settings,

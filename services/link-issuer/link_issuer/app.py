@@ -34,7 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
     clock = SystemClock()
     links = LinkService(runtime.require_pool, settings, clock)
     register_handlers(runtime.broker, links)
-    internal_token = settings.internal_token.get_secret_value()
+    internal_token = settings.secret("internal_token")
     connections = ConnectionReader("connection-config", settings.connection_config_internal_url, internal_token)
     audit = AuditReader("audit", settings.audit_internal_url, internal_token)
     runtime.components.extend([connections, audit])

@@ -86,7 +86,7 @@ class LinkService:
         self._pool = pool
         self._clock = clock
         self._token_bytes = token_bytes
-        self._signing_key = settings.link_signing_key.get_secret_value().encode()
+        self._signing_key = settings.secret("link_signing_key").encode()
         self._public_url = settings.public_url.rstrip("/")
         self._redirect_origins = {
             normalize_origin(origin, "PORTICO_ALLOWED_REDIRECT_ORIGINS")

@@ -73,9 +73,9 @@ def install_routes(
     connections: ConnectionConfigClient,
     clock: Clock,
 ) -> None:
-    signing_key = settings.link_signing_key.get_secret_value().encode()
+    signing_key = settings.secret("link_signing_key").encode()
     cookies = cookie_policy(settings.public_url)
-    internal_token = settings.internal_token.get_secret_value()
+    internal_token = settings.secret("internal_token")
     router = APIRouter(prefix="/portal")
 
     async def link_gone(request: Request, reason: str, claims: LinkClaims | None) -> Response:

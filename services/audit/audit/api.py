@@ -87,13 +87,25 @@ def _cursor(value: str | None) -> int:
         raise APIError(400, "invalid_field", "cursor: not a cursor this API returned", "cursor") from None
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection"); a user
+# agent, for one, is whatever the caller sent.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """The value as a spreadsheet shows it, never runs it: a leading ' when it could start a formula."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return f"'{value}"
+    return value
+
+
 def _csv_row(record: AuditRecord) -> list[Any]:
-    return [
+    return [_csv_cell(value) for value in (
         record.sequence, record.organization_id, record.organization_sequence, record.event_id, record.event_type,
         record.data_version, format_time(record.event_time), format_time(record.recorded_at), record.source,
         record.actor_kind, record.actor_id, record.client_address, record.user_agent, record.target, record.data,
         record.prev_hash, record.hash,
-    ]
+    )]
 
 
 def _csv_lines(rows: list[list[Any]]) -> str:

@@ -1,0 +1,41 @@
+"""Crafted input from callers and outside servers: refused with a 4xx or made harmless, never a 500."""
+import csv
+import io
+from datetime import UTC, datetime
+
+import pytest
+
+from audit.api import CSV_COLUMNS, _csv_cell, _csv_lines, _csv_row
+from audit.domain import AuditRecord
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def audit_record(**overrides: object) -> AuditRecord:
+    values: dict[str, object] = {
+        "sequence": 7, "organization_id": "org_1", "organization_sequence": 3, "event_id": "evt_1",
+        "event_type": "portico.organization.created", "data_version": 1, "event_time": NOW, "recorded_at": NOW,
+        "source": "portico/link-issuer", "actor_kind": "api_key", "actor_id": "key_1", "client_address": "203.0.113.7",
+        "user_agent": "curl/8.5", "target": "org_1", "data": '{"display_name":"Acme"}', "prev_hash": "0" * 64,
+        "hash": "f" * 64,
+    }
+    return AuditRecord(**{**values, **overrides})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
+def test_csv_cell_that_a_spreadsheet_would_run_as_a_formula_gets_a_leading_quote(text):
+    assert _csv_cell(text) == f"'{text}"
+
+
+@pytest.mark.parametrize("value", ["curl/8.5", '{"display_name":"=1"}', "a=b", "", None, 42, "'already quoted"])
+def test_csv_cell_that_cannot_start_a_formula_is_written_as_it_is(value):
+    assert _csv_cell(value) == value
+
+
+def test_csv_export_row_neutralises_every_column_a_caller_controls():
+    record = audit_record(user_agent='=HYPERLINK("http://x","click")', actor_id="@evil", target="-1+1",
+                          client_address="+1")
+    [row] = csv.DictReader(io.StringIO(_csv_lines([list(CSV_COLUMNS), _csv_row(record)])))
+    assert (row["actor_id"], row["client_address"], row["user_agent"], row["target"]) == (
+        "'@evil", "'+1", '\'=HYPERLINK("http://x","click")', "'-1+1")
+    assert (row["sequence"], row["data"]) == ("7", '{"display_name":"Acme"}')

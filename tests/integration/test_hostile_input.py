@@ -3,8 +3,14 @@ import csv
 import io
 import json
 
-import httpx
+import time
 
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from shared.settings import Settings
+from tests.integration.console import forget_loopback_failures, signed_in
 from tests.integration.polling import eventually
 
 FORMULA = '=HYPERLINK("http://x","click")'
@@ -29,3 +35,41 @@ async def test_csv_export_shows_a_formula_a_caller_planted_as_text(api: httpx.As
     records = [json.loads(line) for line in jsonl.text.splitlines()]
     created_record = next(r for r in records if r["type"] == "portico.organization.created")
     assert created_record["actor"]["user_agent"] == FORMULA  # JSONL keeps every value exactly as hashed
+
+
+@pytest.mark.parametrize("injected", [
+    "https://app.example.com *",
+    "https://*.example.com",
+    "https://app.example.com;script-src *",
+    "https://app.example.com,evil.example",
+    "https://app.example.com:99999",
+])
+async def test_frame_ancestor_that_would_inject_into_the_portal_csp_is_refused_naming_the_entry(
+    api: httpx.AsyncClient, injected: str
+):
+    external_id = f"csp-{time.time_ns()}"
+    refused = await api.post("/api/v1/organizations", json={
+        "display_name": "CSP Co", "external_id": external_id,
+        "allowed_frame_ancestors": ["https://app.example.com", injected],
+    })
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "invalid_origin"
+    assert refused.json()["error"]["field"] == "allowed_frame_ancestors.1"
+    # nothing was half-written: the same external_id is still free
+    created = await api.post("/api/v1/organizations", json={
+        "display_name": "CSP Co", "external_id": external_id, "allowed_frame_ancestors": ["https://app.example.com"],
+    })
+    assert created.status_code == 201, created.text
+
+
+async def test_console_refuses_the_same_frame_ancestor_naming_the_entry(settings: Settings, redis_client: Redis):
+    await forget_loopback_failures(redis_client)
+    operator = await signed_in(settings, "support")
+    try:
+        refused = await operator.client.post("/console/api/organizations", json={
+            "display_name": "CSP Co", "allowed_frame_ancestors": ["https://app.example.com;script-src *"],
+        })
+    finally:
+        await operator.client.aclose()
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "allowed_frame_ancestors.0"

@@ -7,6 +7,7 @@ import pytest
 
 from audit.api import CSV_COLUMNS, _csv_cell, _csv_lines, _csv_row
 from audit.domain import AuditRecord
+from link_issuer.domain import DomainError, normalize_origin
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -39,3 +40,26 @@ def test_csv_export_row_neutralises_every_column_a_caller_controls():
     assert (row["actor_id"], row["client_address"], row["user_agent"], row["target"]) == (
         "'@evil", "'+1", '\'=HYPERLINK("http://x","click")', "'-1+1")
     assert (row["sequence"], row["data"]) == ("7", '{"display_name":"Acme"}')
+
+
+@pytest.mark.parametrize("value", [
+    "https://app.example.com *",  # a second source: any site may frame the portal
+    "https://*.example.com",
+    "https://app.example.com;script-src *",  # a new directive in the portal's policy
+    "https://app.example.com,evil.example",  # a second policy
+    "https://app.example.com\tx", "https://app\x01.example.com", "https://bücher.example",
+    "https://app.example.com:99999", "https://app.example.com:x", "https://[::1",
+])
+def test_frame_ancestor_that_would_not_be_exactly_one_csp_source_is_refused_naming_its_entry(value):
+    with pytest.raises(DomainError) as refused:
+        normalize_origin(value, "allowed_frame_ancestors.2")
+    assert (refused.value.status, refused.value.code, refused.value.field) == (422, "invalid_origin", "allowed_frame_ancestors.2")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (" https://App.Example.com/ ", "https://app.example.com"),
+    ("https://xn--bcher-kva.example:8443", "https://xn--bcher-kva.example:8443"),
+    ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
+])
+def test_frame_ancestor_that_is_one_origin_is_still_accepted(value, expected):
+    assert normalize_origin(value, "allowed_frame_ancestors.0") == expected

@@ -76,16 +76,37 @@ def link_state(link: PortalLink, now: datetime) -> LinkState:
     return "live"
 
 
+def _breaks_a_policy(character: str) -> bool:
+    """True for what a Content-Security-Policy source cannot hold: a space (next source), `;` (next directive),
+    `,` (next policy), `*` (a wildcard), and what no header may carry (controls, non-ASCII). NUL is left to the
+    refusal every text field shares (Postgres cannot store it)."""
+    return (character in " *;," or character.isspace() or not character.isascii()
+            or (not character.isprintable() and character != "\x00"))
+
+
 def normalize_origin(value: str, field: str) -> str:
-    """`scheme://host[:port]` with nothing after it; https, or http only on loopback."""
-    parts = urlsplit(value.strip())
+    """`scheme://host[:port]` with nothing after it; https, or http only on loopback.
+
+    An origin goes verbatim into the portal's `frame-ancestors` header, so it must be exactly one source."""
+    value = value.strip()
+    if any(_breaks_a_policy(character) for character in value):
+        raise DomainError(
+            "invalid_origin",
+            f"{value!r} must be a single origin like https://app.example.com: no spaces, wildcards (*), ';' or ',', "
+            "and an ASCII host name (the xn-- form of an international one).",
+            field,
+        )
+    try:
+        parts = urlsplit(value)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # an unclosed [IPv6 bracket, or a port that is not a number from 0 to 65535
+        raise DomainError("invalid_origin", f"{value!r} is not an origin like https://app.example.com.", field) from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise DomainError("invalid_origin", f"{value!r} is not an origin like https://app.example.com.", field)
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
         raise DomainError("invalid_origin", f"{value!r} must be an origin only: scheme, host and port.", field)
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise DomainError("insecure_origin", f"{value!r} must use https (http is allowed only on loopback).", field)
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname.lower()}{port}"
 
 

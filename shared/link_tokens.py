@@ -63,7 +63,8 @@ def issue_link_token(claims: LinkClaims, key: bytes, random_bytes: Callable[[int
 
 def read_link_token(token: str, key: bytes) -> LinkClaims:
     """Check the signature and decode the claims; expiry and use are decided by the caller's state."""
-    if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+    # Every token we issue is ASCII; hmac.compare_digest raises TypeError on a non-ASCII str.
+    if len(token) > MAX_TOKEN_LENGTH or not token.isascii() or token.count(".") != 2:
         raise InvalidLinkToken("malformed")
     version, payload, signature = token.split(".")
     if version != _VERSION or not hmac.compare_digest(signature, _sign(key, f"{version}.{payload}")):

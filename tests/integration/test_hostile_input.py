@@ -9,6 +9,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from portal_session.store import failures_key
 from shared.settings import Settings
 from tests.integration.console import forget_loopback_failures, signed_in
 from tests.integration.polling import eventually
@@ -73,3 +74,11 @@ async def test_console_refuses_the_same_frame_ancestor_naming_the_entry(settings
         await operator.client.aclose()
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"]["field"] == "allowed_frame_ancestors.0"
+
+
+async def test_link_with_a_non_ascii_signature_is_an_unknown_link_through_the_proxy(http: httpx.AsyncClient,
+                                                                                      redis_client: Redis):
+    await redis_client.delete(failures_key("127.0.0.1"))  # earlier guesses from loopback must not make this a 429
+    answer = await http.get("/portal/l/v1.a.%C3%A9", headers={"Accept": "application/json"})
+    assert answer.status_code == 410, answer.text
+    assert answer.json()["error"]["code"] == "link_invalid"

@@ -8,6 +8,7 @@ import pytest
 from audit.api import CSV_COLUMNS, _csv_cell, _csv_lines, _csv_row
 from audit.domain import AuditRecord
 from link_issuer.domain import DomainError, normalize_origin
+from shared.link_tokens import InvalidLinkToken, read_link_token
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -63,3 +64,9 @@ def test_frame_ancestor_that_would_not_be_exactly_one_csp_source_is_refused_nami
 ])
 def test_frame_ancestor_that_is_one_origin_is_still_accepted(value, expected):
     assert normalize_origin(value, "allowed_frame_ancestors.0") == expected
+
+
+@pytest.mark.parametrize("token", ["v1.a.\u00e9", "v1.\u00e9.abc", "v1.a.\u00b2", "v1.eyJsIjoxfQ.\u0661\u0662"])
+def test_link_token_with_non_ascii_characters_is_an_unknown_link(token):
+    with pytest.raises(InvalidLinkToken):
+        read_link_token(token, b"k" * 32)

@@ -4,6 +4,7 @@ import argparse
 from portico_cli.http import portico
 from portico_cli.output import print_json, print_table
 from portico_client import PortalLink
+from shared.numbers import whole_number
 
 
 def _issued(args: argparse.Namespace, link: PortalLink) -> int:
@@ -56,9 +57,10 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _positive(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    seconds = whole_number(value)
+    if seconds is None or seconds < 1:
         raise argparse.ArgumentTypeError("expected a whole number of seconds, at least 1")
-    return int(value)
+    return seconds
 
 
 def _redirects(parser: argparse.ArgumentParser) -> None:

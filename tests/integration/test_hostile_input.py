@@ -1,8 +1,8 @@
 """Crafted input through the running stack: refused with a 4xx JSON error or made harmless, never a 500."""
+import base64
 import csv
 import io
 import json
-
 import time
 
 import httpx
@@ -10,7 +10,9 @@ import pytest
 from redis.asyncio import Redis
 
 from portal_session.store import failures_key
+from shared.ids import new_id
 from shared.settings import Settings
+from tests.fixtures.identity_providers import make_certificate, pem
 from tests.integration.console import forget_loopback_failures, signed_in
 from tests.integration.polling import eventually
 
@@ -82,3 +84,39 @@ async def test_link_with_a_non_ascii_signature_is_an_unknown_link_through_the_pr
     answer = await http.get("/portal/l/v1.a.%C3%A9", headers={"Accept": "application/json"})
     assert answer.status_code == 410, answer.text
     assert answer.json()["error"]["code"] == "link_invalid"
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"limit": "\u00b2"}, "limit"),
+    ({"limit": "\u0663"}, "limit"),  # int() would have read it as 3
+    ({"limit": "1" * 5000}, "limit"),
+    ({"cursor": "YWZ0ZXI6\u00b2"}, "cursor"),
+    ({"cursor": base64.urlsafe_b64encode(b"after:" + b"1" * 5000).decode().rstrip("=")}, "cursor"),
+])
+async def test_audit_numbers_in_other_digits_or_too_long_are_a_400_naming_the_field(
+    api: httpx.AsyncClient, params: dict[str, str], field: str
+):
+    answer = await api.get("/api/v1/audit/events", params=params)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["field"] == field
+
+
+async def test_connection_if_match_in_other_digits_is_a_400_and_changes_nothing(settings: Settings):
+    organization_id = new_id("org")
+    headers = {
+        "X-Portico-Internal-Token": settings.secret("internal_token"), "X-Portico-Actor": "portal_session:ses_tests",
+        "X-Portico-Organization": organization_id,
+    }
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.connection_config_port}", timeout=15) as service:
+        created = await service.post("/internal/portal/connections", headers=headers, json={
+            "type": "saml", "provider": "okta", "saml": {
+                "idp_entity_id": "http://www.okta.com/exk1", "sso_url": "https://acme.okta.com/app/sso/saml",
+                "certificates": [pem(make_certificate())]}})
+        assert created.status_code == 201, created.text
+        path = f"/internal/portal/connections/{created.json()['connection']['id']}"
+        for tag in (b'"\xb2"', '"\u0661"'.encode()):  # superscript two, Arabic-Indic one
+            patched = await service.patch(path, json={"saml": {"sso_url": "https://acme.okta.com/app/sso/v2"}},
+                                          headers={**headers, "If-Match": tag})
+            assert patched.status_code == 400, patched.text
+            assert patched.json()["error"]["code"] == "invalid_if_match"
+        assert (await service.get(path, headers=headers)).headers["etag"] == '"1"'

@@ -1,14 +1,23 @@
 """Crafted input from callers and outside servers: refused with a 4xx or made harmless, never a 500."""
+import argparse
+import base64
 import csv
 import io
 from datetime import UTC, datetime
 
 import pytest
+from starlette.requests import Request
 
-from audit.api import CSV_COLUMNS, _csv_cell, _csv_lines, _csv_row
+from audit.api import CSV_COLUMNS, _csv_cell, _csv_lines, _csv_row, _limit
 from audit.domain import AuditRecord
+from audit.query import InvalidCursor, decode_cursor
+from connection_config.api import _optional_version, _read_body
+from connection_config.schemas import CreateConnection
 from link_issuer.domain import DomainError, normalize_origin
+from portico_cli.links import _positive
+from shared.errors import APIError
 from shared.link_tokens import InvalidLinkToken, read_link_token
+from shared.numbers import whole_number
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -70,3 +79,58 @@ def test_frame_ancestor_that_is_one_origin_is_still_accepted(value, expected):
 def test_link_token_with_non_ascii_characters_is_an_unknown_link(token):
     with pytest.raises(InvalidLinkToken):
         read_link_token(token, b"k" * 32)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("0", 0), ("42", 42), ("0007", 7), ("9" * 19, int("9" * 19))])
+def test_whole_number_reads_ascii_digits(text, expected):
+    assert whole_number(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "\u00b2", "1\u00b2", "\u0663", "\uff11", "-1", "+1", " 1", "1 ", "1_000", "1.0",
+                                  "1\n", "9" * 20, "1" * 5000])
+def test_whole_number_refuses_anything_else(text):
+    assert whole_number(text) is None
+
+
+def _request_with(header: bytes, value: bytes) -> Request:
+    return Request({"type": "http", "method": "PATCH", "path": "/", "headers": [(header, value)], "query_string": b""})
+
+
+@pytest.mark.parametrize("limit", ["\u00b2", "\u0663", "1" * 5000])
+def test_audit_limit_in_other_digits_or_too_long_is_a_400_naming_limit(limit):
+    with pytest.raises(APIError) as refused:
+        _limit(limit)
+    assert (refused.value.status, refused.value.field) == (400, "limit")
+
+
+@pytest.mark.parametrize("cursor", [
+    "YWZ0ZXI6\u00b2",
+    base64.urlsafe_b64encode(b"after:" + b"1" * 5000).decode().rstrip("="),  # int() refuses over 4,300 digits
+])
+def test_audit_cursor_with_other_digits_or_too_many_is_refused(cursor):
+    with pytest.raises(InvalidCursor):
+        decode_cursor(cursor)
+
+
+@pytest.mark.parametrize("tag", [b'"\xb2"', '"\u0663"'.encode(), b'W/"\xb9"'])
+def test_connection_if_match_in_other_digits_is_a_400(tag):
+    with pytest.raises(APIError) as refused:
+        _optional_version(_request_with(b"if-match", tag))
+    assert (refused.value.status, refused.value.code) == (400, "invalid_if_match")
+
+
+async def test_connection_body_with_a_non_ascii_content_length_is_read_by_its_real_size():
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    request = Request({"type": "http", "method": "POST", "path": "/", "headers": [(b"content-length", b"\xb2")],
+                       "query_string": b""}, receive)
+    with pytest.raises(APIError) as refused:  # reached the model's check: nothing raised on the header
+        await _read_body(request, CreateConnection)
+    assert refused.value.status == 422
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663\u0660", "0"])
+def test_cli_expires_in_accepts_only_ascii_digits(value):
+    with pytest.raises(argparse.ArgumentTypeError):
+        _positive(value)

@@ -21,6 +21,7 @@ from audit.query import AuditQuery, InvalidCursor, decode_cursor, encode_cursor,
 from audit.verification import verify_log
 from shared.errors import APIError
 from shared.internal_auth import Caller, require_caller
+from shared.numbers import whole_number
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -73,9 +74,10 @@ def _query(
 def _limit(value: str | None) -> int:
     if not value:
         return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    limit = whole_number(value)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise APIError(400, "invalid_field", f"limit: expected a whole number from 1 to {MAX_LIMIT}", "limit")
-    return int(value)
+    return limit
 
 
 def _cursor(value: str | None) -> int:

@@ -3,6 +3,8 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.numbers import whole_number
+
 
 @dataclass(frozen=True)
 class AuditQuery:
@@ -48,9 +50,7 @@ def decode_cursor(cursor: str) -> int:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidCursor(cursor) from error
-    if not text.startswith(_CURSOR_PREFIX) or not text[len(_CURSOR_PREFIX):].isdigit():
-        raise InvalidCursor(cursor)
-    sequence = int(text[len(_CURSOR_PREFIX):])
-    if sequence >= 2**63:
+    sequence = whole_number(text.removeprefix(_CURSOR_PREFIX)) if text.startswith(_CURSOR_PREFIX) else None
+    if sequence is None or sequence >= 2**63:
         raise InvalidCursor(cursor)
     return sequence

@@ -13,6 +13,7 @@ from connection_config.schemas import CreateConnection, UpdateConnection
 from shared.errors import APIError, error_body
 from portico_events import Actor
 from shared.internal_auth import Caller, require_caller
+from shared.numbers import whole_number
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the proxy's cap too; metadata has its own, smaller one
 _CONNECTION_ID = re.compile(r"^conn_[0-9a-z]{26}$")
@@ -87,9 +88,10 @@ def _optional_version(request: Request) -> int | None:
     if value is None:
         return None
     tag = value.strip().removeprefix("W/").strip().strip('"')
-    if not tag.isdigit() or len(tag) > 9:
+    version = whole_number(tag) if len(tag) <= 9 else None
+    if version is None:
         raise APIError(400, "invalid_if_match", 'If-Match must be the connection\'s version, e.g. If-Match: "3".')
-    return int(tag)
+    return version
 
 
 def _required_version(request: Request) -> int:
@@ -101,8 +103,8 @@ def _required_version(request: Request) -> int:
 
 
 async def _read_body(request: Request, model: type[Body]) -> Body:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    declared = whole_number(request.headers.get("content-length", ""))
+    if declared is not None and declared > MAX_BODY_BYTES:
         raise APIError(413, "body_too_large", "The request body is larger than 2 MiB.")
     raw = bytearray()
     async for chunk in request.stream():

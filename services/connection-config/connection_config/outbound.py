@@ -9,6 +9,7 @@ import httpx
 
 from connection_config.model import ConnectionProblem
 from connection_config.urls import check_url, host_port
+from shared.numbers import whole_number
 
 REDIRECTS = (301, 302, 303, 307, 308)
 USER_AGENT = "Portico/0.1 (SSO configuration check)"
@@ -130,8 +131,8 @@ class Fetcher:
     @staticmethod
     async def _read_capped(response: httpx.Response, *, max_bytes: int, field: str, what: str) -> bytes:
         too_large = ConnectionProblem("response_too_large", f"{what} is larger than {max_bytes // 1024} KiB.", field)
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
+        declared = whole_number(response.headers.get("content-length", ""))
+        if declared is not None and declared > max_bytes:
             raise too_large
         body = bytearray()
         async for chunk in response.aiter_bytes():

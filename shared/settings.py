@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     portal_session_max_seconds: int = 7 * 24 * 3600
     redeem_failures_per_minute: int = 20
     connection_config_internal_url: str = "http://127.0.0.1:8103"
+    # Where portal-session asks link-issuer (the truth about links) before a link opens a session.
+    link_issuer_internal_url: str = "http://127.0.0.1:8101"
     # Where link-issuer's operator console reads the audit log (the audit service's own port, not the proxy).
     audit_internal_url: str = "http://127.0.0.1:8104"
     outbound_allow_hosts: str = ""

@@ -3,6 +3,8 @@
 # return once every /readyz answers 200 (or fail naming what is not ready). Safe to run twice.
 source "$(dirname "$0")/common.sh"
 here="$(dirname "$0")"
+# A half-given or unreadable certificate is a one-line error before anything starts.
+bash "$here/nginx.sh" check
 READY_TIMEOUT_S="${PORTICO_READY_TIMEOUT_S:-90}"
 started=$(date +%s.%N)
 

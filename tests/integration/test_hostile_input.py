@@ -9,10 +9,17 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from connection_config.connections import ConnectionService
+from connection_config.model import ConnectionProblem
+from connection_config.outbound import Fetcher, OutboundPolicy
+from connection_config.schemas import CreateConnection
+from connection_config.secretbox import Keyring
 from portal_session.store import failures_key
-from shared.ids import new_id
+from portico_events import Actor
+from shared.db import create_pool
+from shared.ids import SystemClock, new_id
 from shared.settings import Settings
-from tests.fixtures.identity_providers import make_certificate, pem
+from tests.fixtures.identity_providers import Route, loopback_server, make_certificate, pem
 from tests.integration.console import forget_loopback_failures, signed_in
 from tests.integration.polling import eventually
 
@@ -120,3 +127,28 @@ async def test_connection_if_match_in_other_digits_is_a_400_and_changes_nothing(
             assert patched.status_code == 400, patched.text
             assert patched.json()["error"]["code"] == "invalid_if_match"
         assert (await service.get(path, headers=headers)).headers["etag"] == '"1"'
+
+
+async def test_oidc_discovery_document_nested_too_deeply_is_a_422_on_the_issuer_and_saves_nothing(settings: Settings):
+    organization_id = new_id("org")
+    pool = await create_pool(settings.connection_config_database_url.get_secret_value(), max_size=2)
+    try:
+        with loopback_server() as idp:
+            idp.routes["/.well-known/openid-configuration"] = Route(
+                body=b"[" * 100_000 + b"]" * 100_000, headers={"Content-Type": "application/json"})
+            # A service instance like the running one, whose allow-list admits this test's loopback IdP.
+            connections = ConnectionService(
+                pool=lambda: pool, keyring=Keyring.from_setting(settings.secret("encryption_keys")),
+                fetcher=Fetcher(OutboundPolicy.from_setting(idp.host_port)), clock=SystemClock(),
+                public_url=settings.public_url,
+            )
+            with pytest.raises(ConnectionProblem) as refused:
+                await connections.create(organization_id, Actor(kind="portal_session", id="ses_tests"),
+                                         CreateConnection.model_validate({"type": "oidc", "provider": "okta", "oidc": {
+                                             "issuer": idp.url(), "client_id": "0oa1client", "client_secret": "s3cret"}}))
+            assert idp.requests == ["/.well-known/openid-configuration"]
+        assert (refused.value.status, refused.value.field) == (422, "oidc.issuer")
+        assert "nest too deeply" in refused.value.message
+        assert await pool.fetchval("SELECT count(*) FROM connections WHERE organization_id = $1", organization_id) == 0
+    finally:
+        await pool.close()

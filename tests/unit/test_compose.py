@@ -12,6 +12,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 PROJECT_IMAGE = "portico:local"
 PROXY_TEMPLATE = "deploy/nginx/portico.conf.template"
+PROXY_TEMPLATES = (PROXY_TEMPLATE, "deploy/nginx/portico-routes.inc.template")
+TEMPLATE_VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 
 # service name -> (module it runs, port it listens on, infrastructure it must wait for)
 APP_SERVICES: dict[str, tuple[str, int, set[str]]] = {
@@ -144,13 +146,27 @@ def test_only_the_proxy_publishes_a_port_and_only_on_loopback(services):
 
 def test_proxy_renders_the_portico_template_with_each_service_upstream(services):
     proxy = services["proxy"]
-    assert f"./{PROXY_TEMPLATE}:/etc/nginx/templates/portico.conf.template:ro" in proxy["volumes"]
-    assert (REPO_ROOT / PROXY_TEMPLATE).is_file()
+    for template in PROXY_TEMPLATES:
+        assert f"./{template}:/etc/nginx/templates/{Path(template).name}:ro" in proxy["volumes"]
     env = environment_of(proxy)
     assert env["PORTICO_PROXY_PORT"] == "8080"
     for name, (_, port, _) in APP_SERVICES.items():
         assert env[f"{name.upper().replace('-', '_')}_UPSTREAM"] == f"{name}:{port}"
     assert depends_on_of(proxy) == {name: "service_healthy" for name in APP_SERVICES}
+
+
+def test_every_variable_of_the_proxy_templates_is_set_for_the_image_to_substitute(services):
+    """The image substitutes only variables its environment defines: any other ${NAME} stops nginx."""
+    env = environment_of(services["proxy"])
+    for template in PROXY_TEMPLATES:
+        for variable in TEMPLATE_VARIABLE.findall((REPO_ROOT / template).read_text()):
+            assert variable in env, f"{template}: ${{{variable}}} is not set for the proxy"
+
+
+def test_proxy_serves_plain_http_and_logs_to_the_container_streams(services):
+    env = environment_of(services["proxy"])
+    assert env["PORTICO_PROXY_HTTP_SCHEME"] == "http"
+    assert (env["PORTICO_PROXY_ACCESS_LOG"], env["PORTICO_PROXY_ERROR_LOG"]) == ("/dev/stdout", "/dev/stderr")
 
 
 def test_every_mounted_host_file_exists_in_the_repo(services):

@@ -16,6 +16,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "deploy/helm/portico"
 PRODUCTION_VALUES = CHART / "ci/production-values.yaml"
 PROXY_TEMPLATE = REPO_ROOT / "deploy/nginx/portico.conf.template"
+# The templates the chart's proxy renders (the local proxy's https server is not one: TLS ends in front).
+PROXY_TEMPLATES = ("portico.conf.template", "portico-routes.inc.template")
+TEMPLATE_VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 KUBERNETES_DOC = REPO_ROOT / "docs/kubernetes.md"
 KUBERNETES_VERSION = "1.31.0"
 RELEASE = "portico"
@@ -156,6 +159,7 @@ def test_defaults_run_each_service_from_the_one_image_on_its_port():
     assert settings["PORTICO_HTTP_HOST"] == "0.0.0.0"
     assert settings["PORTICO_CONNECTION_CONFIG_INTERNAL_URL"] == f"http://{RELEASE}-connection-config:8103"
     assert settings["PORTICO_AUDIT_INTERNAL_URL"] == f"http://{RELEASE}-audit:8104"
+    assert settings["PORTICO_LINK_ISSUER_INTERNAL_URL"] == f"http://{RELEASE}-link-issuer:8101"
     assert {settings[f"PORTICO_{s.upper().replace('-', '_')}_PORT"] for s in SERVICES} == {"8101", "8102", "8103", "8104"}
 
 
@@ -266,7 +270,8 @@ def test_each_service_gets_only_its_own_secrets():
 def test_proxy_renders_the_local_template_with_the_token_from_a_secret():
     manifests = render("defaults")
     config_map = of_kind(manifests, "ConfigMap")[f"{RELEASE}-proxy"]["data"]
-    assert config_map["portico.conf.template"] == PROXY_TEMPLATE.read_text()
+    for name in PROXY_TEMPLATES:
+        assert config_map[name] == (PROXY_TEMPLATE.parent / name).read_text(), f"{name} differs from deploy/nginx"
     assert "${PORTICO_INTERNAL_TOKEN}" in config_map["portico.conf.template"], "substituted in the pod, not here"
     proxy = of_kind(manifests, "Deployment")[f"{RELEASE}-proxy"]["spec"]["template"]["spec"]
     (container,) = proxy["containers"]
@@ -278,6 +283,8 @@ def test_proxy_renders_the_local_template_with_the_token_from_a_secret():
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in proxy["volumes"]}
     assert "emptyDir" in volumes[mounts["/etc/nginx/conf.d"]], "the rendered config (with the token) stays in the pod"
+    mounted_templates = {item["path"] for item in volumes[mounts["/etc/nginx/templates"]]["configMap"]["items"]}
+    assert set(PROXY_TEMPLATES) <= mounted_templates
     assert proxy["securityContext"]["runAsUser"] == 101
 
 
@@ -292,18 +299,54 @@ def test_proxy_configuration_passes_nginx_config_test(tmp_path):
     main = main.replace("/dev/stdout", str(tmp_path / "access.log")).replace("/dev/stderr", str(tmp_path / "error.log"))
     (tmp_path / "nginx.conf").write_text(main)
     (tmp_path / "conf.d/00-real-ip.conf").write_text(data["00-real-ip.conf"])
+    substitutions = proxy_environment(manifests) | {"PORTICO_PROXY_PORT": "127.0.0.1:8080", "PORTICO_INTERNAL_TOKEN": "token"}
     # Loopback stands in for the Service names, which only resolve in the cluster.
-    substitutions = {"PORTICO_PROXY_PORT": "127.0.0.1:8080", "PORTICO_INTERNAL_TOKEN": "token"}
     substitutions |= {f"{s.upper().replace('-', '_')}_UPSTREAM": f"127.0.0.1:{port}" for s, (_, port, _) in SERVICES.items()}
-    template = data["portico.conf.template"]
-    for name, value in substitutions.items():
-        template = template.replace(f"${{{name}}}", value)
-    (tmp_path / "conf.d/portico.conf").write_text(template)
+    substitutions |= {name: str(tmp_path / name.rsplit("_", 1)[1].lower()) for name in ("PORTICO_PROXY_ACCESS_LOG", "PORTICO_PROXY_ERROR_LOG")}
+    for name in PROXY_TEMPLATES:
+        rendered = TEMPLATE_VARIABLE.sub(lambda m: substitutions[m[1]], data[name])
+        (tmp_path / "conf.d" / name.removesuffix(".template")).write_text(rendered)
     result = subprocess.run(
         ["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "error.log")],
         capture_output=True, text=True, timeout=30,
     )
     assert result.returncode == 0, result.stderr
+
+def proxy_environment(manifests: tuple[dict[str, Any], ...]) -> dict[str, str]:
+    """The proxy container's variables: plain values, and "<from a Secret>" for the others."""
+    proxy = of_kind(manifests, "Deployment")[f"{RELEASE}-proxy"]["spec"]["template"]["spec"]
+    (container,) = proxy["containers"]
+    return {e["name"]: e.get("value", "<from a Secret>") for e in container["env"]}
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
+def test_every_variable_of_the_proxy_templates_is_set_for_the_image_to_substitute(rendering):
+    """An unset ${NAME} would stay in the configuration as text and stop nginx at start."""
+    manifests = render(rendering)
+    data = of_kind(manifests, "ConfigMap")[f"{RELEASE}-proxy"]["data"]
+    env = proxy_environment(manifests)
+    filter_ = re.compile(env["NGINX_ENVSUBST_FILTER"])
+    for name in PROXY_TEMPLATES:
+        for variable in TEMPLATE_VARIABLE.findall(data[name]):
+            assert variable in env and filter_.search(variable), f"{name}: ${{{variable}}} is not substituted"
+
+
+@pytest.mark.parametrize(("public_url", "scheme"), [("https://sso.example.com", "https"), ("http://127.0.0.1:8080", "http")])
+def test_proxy_sends_hsts_and_forwarded_https_only_when_users_reach_it_over_https(public_url, scheme):
+    """TLS ends in front of the chart's proxy (Ingress or load balancer): publicUrl says which scheme users see."""
+    result = helm_template("--set", f"publicUrl={public_url}")
+    assert result.returncode == 0, result.stderr
+    manifests = tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+    assert proxy_environment(manifests)["PORTICO_PROXY_HTTP_SCHEME"] == scheme
+
+
+def test_proxy_logs_to_the_container_streams_through_the_redacting_format():
+    manifests = render("production")
+    env = proxy_environment(manifests)
+    assert (env["PORTICO_PROXY_ACCESS_LOG"], env["PORTICO_PROXY_ERROR_LOG"]) == ("/dev/stdout", "/dev/stderr")
+    main = of_kind(manifests, "ConfigMap")[f"{RELEASE}-proxy"]["data"]["nginx.conf"]
+    assert "access_log" not in main, "an http-level access log in nginx's default format would log link tokens"
+
 
 def test_ingress_sends_the_public_paths_to_the_proxy():
     (ingress,) = of_kind(render("production"), "Ingress").values()

@@ -12,6 +12,8 @@ from audit.api import CSV_COLUMNS, _csv_cell, _csv_lines, _csv_row, _limit
 from audit.domain import AuditRecord
 from audit.query import InvalidCursor, decode_cursor
 from connection_config.api import _optional_version, _read_body
+from connection_config.model import ConnectionProblem
+from connection_config.oidc import MAX_DISCOVERY_BYTES, parse_discovery
 from connection_config.schemas import CreateConnection
 from link_issuer.domain import DomainError, normalize_origin
 from portico_cli.links import _positive
@@ -134,3 +136,15 @@ async def test_connection_body_with_a_non_ascii_content_length_is_read_by_its_re
 def test_cli_expires_in_accepts_only_ascii_digits(value):
     with pytest.raises(argparse.ArgumentTypeError):
         _positive(value)
+
+
+@pytest.mark.parametrize("document", [
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"issuer": ' + b'{"a":' * 20_000 + b"1" + b"}" * 20_001,
+])
+def test_oidc_discovery_document_nested_too_deeply_is_a_422_on_the_issuer(document):
+    assert len(document) <= MAX_DISCOVERY_BYTES  # under the size cap: only the nesting is hostile
+    with pytest.raises(ConnectionProblem) as refused:
+        parse_discovery(document, issuer="https://idp.example.com", scopes=("openid",), allow_http=False)
+    assert (refused.value.status, refused.value.code, refused.value.field) == (422, "discovery_not_json", "oidc.issuer")
+    assert "nest too deeply" in refused.value.message

@@ -92,6 +92,10 @@ def parse_discovery(document: bytes, *, issuer: str, scopes: tuple[str, ...], al
         raise ConnectionProblem(
             "discovery_not_json", f"{where} is not JSON; check that the issuer URL is the OpenID Connect issuer.", field
         ) from None
+    except RecursionError:  # a few hundred KiB of [[[[… is enough; no real discovery document nests so deep
+        raise ConnectionProblem(
+            "discovery_not_json", f"{where} is not valid JSON for Portico: its arrays or objects nest too deeply.", field
+        ) from None
     if not isinstance(values, dict):
         raise ConnectionProblem("discovery_invalid", f"{where} is not a JSON object.", field)
     published = values.get("issuer")

@@ -11,7 +11,7 @@ from link_issuer.links import IssuedLink, LinkService, LinkWithState
 from portico_events import Actor
 from portico_events.asyncapi import asyncapi_document
 from shared.errors import APIError, error_body
-from shared.internal_auth import ACTOR_HEADER
+from shared.internal_auth import ACTOR_HEADER, Caller, require_caller
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 
@@ -24,6 +24,13 @@ class CreateOrganization(BaseModel):
     display_name: Text
     external_id: Text | None = None
     allowed_frame_ancestors: list[Url] = Field(default_factory=list, max_length=20)
+
+
+class RedeemLink(BaseModel):
+    """portal-session's question before a link opens a session (only the token's SHA-256 travels)."""
+
+    model_config = ConfigDict(extra="forbid")
+    token_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
 class MagicLinkOptions(BaseModel):
@@ -137,6 +144,17 @@ def install_routes(app: FastAPI, runtime: ServiceRuntime, settings: Settings, li
         except APIError as error:
             return JSONResponse(error_body(error.code, error.message), status_code=401)
         return Response(status_code=204, headers={ACTOR_HEADER: f"api_key:{actor.id}"})
+
+    @internal.post("/portal_links/{link_id}/redemptions")
+    async def redeem_link(link_id: str, body: RedeemLink, _: Annotated[Caller, Depends(require_caller)]) -> dict[str, object]:
+        """May this link open a session now? A live magic link is used by this answer (see LinkService.redeem_link)."""
+        verdict = await links.redeem_link(link_id, body.token_sha256)
+        link = verdict.link
+        return {
+            "outcome": verdict.outcome,
+            "return_url": link.return_url if link else None,
+            "success_url": link.success_url if link else None,
+        }
 
     app.include_router(router)
     app.include_router(internal)

@@ -54,6 +54,14 @@ class LinkWithState:
 
 
 @dataclass(frozen=True)
+class LinkRedemption:
+    """May this link open a session now: `ok`, or why not (used|revoked|expired|invalid: no such link)."""
+
+    outcome: Literal["ok", "used", "revoked", "expired", "invalid"]
+    link: PortalLink | None
+
+
+@dataclass(frozen=True)
 class OrganizationPage:
     organizations: list[Organization]
     next_cursor: str | None
@@ -199,6 +207,20 @@ class LinkService:
         if outcome is None:
             raise NotFound("link_not_found", f"Organization {organization_id} has no link {link_id}.", "link_id")
         return outcome
+
+    async def redeem_link(self, link_id: str, token_sha256: str) -> LinkRedemption:
+        """portal-session asks before a link opens a session. A live magic link is used by this call, in
+        Postgres, so a used or revoked link stays so when Redis loses its data; a shareable link is read."""
+        found = await store.redeem_link(self._pool(), link_id, token_sha256, self._clock.now())
+        if found is None:
+            return LinkRedemption("invalid", None)
+        link, used_now = found
+        if used_now:
+            return LinkRedemption("ok", link)
+        state = link_state(link, self._clock.now())
+        if link.kind == "magic" and state == "live":  # not used by this call although live: lost the race
+            state = "used"
+        return LinkRedemption("ok" if state == "live" else state, link)
 
     async def record_redemptions(self, redeemed: dict[str, datetime]) -> int:
         """portal-session said these links were opened (link id → when): a magic link is now `used`.

@@ -174,6 +174,23 @@ async def revoke_link(
     return False if exists else None
 
 
+async def redeem_link(pool: asyncpg.Pool, link_id: str, token_sha256: str, now: datetime) -> tuple[PortalLink, bool] | None:
+    """(the link, whether this call used it): a live magic link is used by the first call, decided by the row
+    lock, so single use holds whatever Redis remembers. None when no link has this id and token."""
+    row = await pool.fetchrow(
+        """UPDATE portal_links SET used_at = $3
+           WHERE id = $1 AND token_sha256 = $2 AND kind = 'magic'
+             AND used_at IS NULL AND revoked_at IS NULL AND expire_time > $3
+           RETURNING *""",
+        link_id, token_sha256, now,
+    )
+    if row is not None:
+        return _link(row), True
+    # A separate statement, so it sees a concurrent redemption that won the row (READ COMMITTED).
+    row = await pool.fetchrow("SELECT * FROM portal_links WHERE id = $1 AND token_sha256 = $2", link_id, token_sha256)
+    return None if row is None else (_link(row), False)
+
+
 async def record_links_used(pool: asyncpg.Pool, redeemed: dict[str, datetime]) -> int:
     """Remember links' first redemptions; how many were recorded now (redelivered events change nothing)."""
     status = await pool.execute(

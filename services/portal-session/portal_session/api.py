@@ -3,7 +3,6 @@ session's organization (never one taken from the browser)."""
 import hashlib
 import hmac
 import re
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Annotated
@@ -18,14 +17,16 @@ from portal_session.domain import (
     GONE_LINKS,
     SESSION_COOKIE,
     SESSION_OVER,
+    SOURCE,
     cookie_policy,
 )
 from portal_session.embedding import PROBE_COOKIE, PROBE_PARAM, redeem_step
 from portal_session.pages import PortalPages
+from portal_session.redemption import Redemptions, Refused
 from portal_session.store import LiveSession, PortalStore, organization_profile, session_key
 from shared.errors import APIError, error_body
-from portico_events import Actor, CloudEvent, PortalLinkRedeemed, PortalSessionEnded, PortalSessionStarted
-from shared.ids import Clock, new_id
+from portico_events import Actor, CloudEvent, PortalSessionEnded
+from shared.ids import Clock
 from shared.internal_auth import (
     ACTOR_HEADER,
     CLIENT_ADDRESS_HEADER,
@@ -33,11 +34,10 @@ from shared.internal_auth import (
     ORGANIZATION_HEADER,
     USER_AGENT_HEADER,
 )
-from shared.link_tokens import InvalidLinkToken, LinkClaims, read_link_token, token_sha256
+from shared.link_tokens import InvalidLinkToken, LinkClaims, read_link_token
 from shared.redis_outbox import RedisOutboxRelay
 from shared.settings import Settings
 
-SOURCE = "/portico/portal-session"
 _CONNECTION_PATH = re.compile(r"^(/conn_[0-9a-z]{26}(/(enable|disable))?)?$")
 _FORWARDED_RESPONSE_HEADERS = ("content-type", "etag")
 
@@ -71,6 +71,7 @@ def install_routes(
     portal: PortalStore,
     relay: RedisOutboxRelay,
     connections: ConnectionConfigClient,
+    redemptions: Redemptions,
     clock: Clock,
 ) -> None:
     signing_key = settings.secret("link_signing_key").encode()
@@ -95,8 +96,8 @@ def install_routes(
 
     @router.get("/l/{token}", include_in_schema=False)
     async def redeem_link(token: str, request: Request) -> Response:
-        # An address over its failure limit gets 429 whatever it sends. On the redemption itself that check
-        # is part of the redeem script; the other paths ask Redis first.
+        # Only guesses are throttled: a token with our signature was issued by us, so an address over its
+        # failure limit (a shared office or carrier address) still opens the links it was given.
         address = client_address(request)
         try:
             claims = read_link_token(token, signing_key)
@@ -112,48 +113,19 @@ def install_routes(
             probe_requested=PROBE_PARAM in request.query_params,
         )
         if step != "redeem" and not wants_json(request):
-            return await throttled(address) or await pages.link_in_frame(step, token, claims)
-
-        session_id = new_id("ses")
-        cookie = secrets.token_urlsafe(32)
-        actor = Actor(kind="portal_session", id=session_id, client_address=address, user_agent=request.headers.get("user-agent"))
-        now = clock.now()
-        redeemed = CloudEvent.wrap(
-            PortalLinkRedeemed(organization_id=claims.organization_id, link_id=claims.link_id, session_id=session_id, actor=actor),
-            source=SOURCE,
-            time=now,
-        )
-        started = CloudEvent.wrap(
-            PortalSessionStarted(organization_id=claims.organization_id, session_id=session_id, link_id=claims.link_id, actor=actor),
-            source=SOURCE,
-            time=now,
-        )
-        status, ends_at = await portal.redeem(
-            link_id=claims.link_id,
-            org=claims.organization_id,
-            kind=claims.kind,
-            expire=claims.expire_time.timestamp(),
-            token_sha256=token_sha256(token),
-            cookie_sha256=hashlib.sha256(cookie.encode()).hexdigest(),
-            session_id=session_id,
-            csrf_token=secrets.token_urlsafe(32),
-            idle_s=settings.portal_session_idle_seconds,
-            max_s=settings.portal_session_max_seconds,
-            events=(redeemed.to_bytes(), started.to_bytes()),
-            client_address=address,
-            failure_limit=settings.redeem_failures_per_minute,
-        )
-        if status == "throttled":  # then the second value is the wait, in seconds
-            return too_many_attempts(int(ends_at or 1))
-        if status != "ok" or ends_at is None:
-            if status == "invalid":  # only a token we did not issue can be a guess
+            return await pages.link_in_frame(step, token, claims)
+        outcome = await redemptions.redeem(token, claims, address, request.headers.get("user-agent"))
+        if isinstance(outcome, Refused):
+            if outcome.reason == "invalid":  # signed by us yet unknown to link-issuer
                 await portal.count_redemption_failure(address)
-            return await link_gone(request, status, claims)
+            return await link_gone(request, outcome.reason, claims)
         relay.wake()
         response = RedirectResponse("/portal/", status_code=303)
         response.headers.append(
             "set-cookie",
-            cookies.set_cookie_header(SESSION_COOKIE, cookie, max_age=max(1, int(ends_at - time.time())), path="/portal"),
+            cookies.set_cookie_header(
+                SESSION_COOKIE, outcome.cookie, max_age=max(1, int(outcome.ends_at - time.time())), path="/portal"
+            ),
         )
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"

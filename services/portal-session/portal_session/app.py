@@ -1,9 +1,11 @@
 """Wiring for portal-session: Redis for link and session state (and its event outbox), Kafka for link
-events, and the client that forwards connection calls to connection-config."""
+events, the client that forwards connection calls to connection-config, and the one that checks links
+with link-issuer."""
 from fastapi import FastAPI
 
 from portal_session.api import ConnectionConfigClient, install_routes
 from portal_session.handlers import register_handlers
+from portal_session.redemption import LinkIssuer, Redemptions
 from portal_session.store import OUTBOX_KEY, PortalStore
 from shared.broker import make_broker
 from shared.ids import SystemClock
@@ -21,9 +23,12 @@ def create_app(settings: Settings) -> FastAPI:
     portal = PortalStore(redis)
     relay = RedisOutboxRelay(redis, broker, OUTBOX_KEY, poll_interval_s=settings.outbox_poll_interval_ms / 1000)
     connections = ConnectionConfigClient(settings.connection_config_internal_url)
+    issuer = LinkIssuer("link-issuer", settings.link_issuer_internal_url, settings.secret("internal_token"))
     clock = SystemClock()
-    runtime = ServiceRuntime(name=SERVICE, settings=settings, broker=broker, redis=redis, components=[relay, connections])
+    runtime = ServiceRuntime(
+        name=SERVICE, settings=settings, broker=broker, redis=redis, components=[relay, connections, issuer]
+    )
     register_handlers(broker, portal, relay, clock)
     app = runtime.http_app()
-    install_routes(app, settings, portal, relay, connections, clock)
+    install_routes(app, settings, portal, relay, connections, Redemptions(portal, issuer, settings, clock), clock)
     return app

@@ -3,6 +3,9 @@ import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+# The CloudEvents source of everything portal-session publishes.
+SOURCE = "/portico/portal-session"
+
 SESSION_COOKIE = "portico_session"
 CSRF_HEADER = "X-CSRF-Token"
 

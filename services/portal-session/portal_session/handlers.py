@@ -5,7 +5,7 @@ import structlog
 from faststream.kafka import KafkaBroker
 
 from portal_session import store
-from portal_session.domain import derived_event_id
+from portal_session.domain import SOURCE, derived_event_id
 from shared.broker import subscribe_events
 from portico_events import (
     TOPIC_LINKS,
@@ -19,7 +19,6 @@ from shared.ids import Clock
 from shared.redis_outbox import RedisOutboxRelay
 
 CONSUMER_GROUP = "portico-portal-session"
-SOURCE = "/portico/portal-session"
 log = structlog.get_logger("portal_session.handlers")
 
 

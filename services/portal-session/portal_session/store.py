@@ -49,30 +49,34 @@ redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(ARGV[3]) + tonumber(ARGV[7]))
 return 'armed'
 """
 
-# KEYS: link, link sessions, session, outbox, the client address's failure counter.
+# KEYS: link, link sessions, session, outbox.
 # ARGV: org, kind, expire, token_sha256, session_id, csrf, idle_s, max_s, grace, redeemed_event, started_event, link_id,
-#       failure limit.
+#       vouched, return_url, success_url.
+# `vouched` is '1' when link-issuer (Postgres, the truth) has just said the link may open a session, and for a
+# magic link has used it. Without that word a link Redis knows nothing of (not yet learnt from its event, or
+# lost with Redis's data), and every magic link, answer 'unknown': the caller asks link-issuer and comes back.
 # Single-node Redis: scripts also touch keys they read from a session (its link), which a cluster would refuse.
-# The throttle check is in the script rather than a GET before it: one round trip per redemption, not two.
 _REDEEM = _NOW + """
-local failures = tonumber(redis.call('GET', KEYS[5]) or '0')
-if failures >= tonumber(ARGV[13]) then return {'throttled', tostring(math.max(redis.call('TTL', KEYS[5]), 1))} end
 local link = KEYS[1]
+local vouched = ARGV[13] == '1'
 local state = redis.call('HGET', link, 'state')
 if not state then
-  -- The issued event has not been consumed yet: the signed token speaks for the link.
+  if not vouched then return {'unknown'} end
   if tonumber(ARGV[3]) <= now then return {'expired'} end
   redis.call('HSET', link, 'state', 'live', 'org', ARGV[1], 'kind', ARGV[2], 'expire', ARGV[3],
-             'token_sha256', ARGV[4], 'return_url', '', 'success_url', '')
+             'token_sha256', ARGV[4], 'return_url', ARGV[14], 'success_url', ARGV[15])
   redis.call('EXPIREAT', link, math.ceil(tonumber(ARGV[3]) + tonumber(ARGV[9])))
   state = 'live'
 end
-if redis.call('HGET', link, 'token_sha256') ~= ARGV[4] then return {'invalid'} end
+-- A revocation tombstone made before the link's issue was seen has no token: the signature vouched for it.
+local stored = redis.call('HGET', link, 'token_sha256')
+if stored and stored ~= ARGV[4] then return {'invalid'} end
 if state == 'revoked' then return {'revoked'} end
 if state == 'used' then return {'used'} end
-local expire = tonumber(redis.call('HGET', link, 'expire'))
+local expire = tonumber(redis.call('HGET', link, 'expire') or ARGV[3])
 if expire <= now then return {'expired'} end
 if ARGV[2] == 'magic' then
+  if not vouched then return {'unknown'} end
   redis.call('HSET', link, 'state', 'used', 'used_at', tostring(now))
 end
 local ends = now + tonumber(ARGV[8])
@@ -85,6 +89,15 @@ redis.call('SADD', KEYS[2], KEYS[3])
 redis.call('EXPIREAT', KEYS[2], math.ceil(expire + tonumber(ARGV[9])))
 redis.call('RPUSH', KEYS[4], ARGV[10], ARGV[11])
 return {'ok', tostring(ends)}
+"""
+
+# KEYS: link. ARGV: state (used|revoked), org, kind, expire, token_sha256, grace. What link-issuer said of a link
+# Redis had forgotten, kept so the next attempt is refused without asking again.
+_REMEMBER_REFUSED = """
+if redis.call('HGET', KEYS[1], 'state') == 'revoked' then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'org', ARGV[2], 'kind', ARGV[3], 'expire', ARGV[4], 'token_sha256', ARGV[5])
+redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(ARGV[4]) + tonumber(ARGV[6])))
+return 1
 """
 
 # KEYS: session. ARGV: idle_s. Returns the session's fields, or why it is over.
@@ -142,6 +155,7 @@ class PortalStore:
         self._touch = redis.register_script(_TOUCH)
         self._end_session = redis.register_script(_END_SESSION)
         self._apply_revoked = redis.register_script(_APPLY_REVOKED)
+        self._remember_refused = redis.register_script(_REMEMBER_REFUSED)
 
     async def apply_link_issued(
         self, link_id: str, org: str, kind: str, expire: float, token_sha256: str, return_url: str, success_url: str
@@ -166,21 +180,24 @@ class PortalStore:
         idle_s: int,
         max_s: int,
         events: tuple[bytes, bytes],
-        client_address: str,
-        failure_limit: int,
+        vouched: tuple[str, str] | None,
     ) -> tuple[str, float | None]:
-        """('ok', session end), ('throttled', seconds until the address may retry), or (reason, None) where
-        reason is used|expired|revoked|invalid. A throttled address changes nothing."""
+        """('ok', session end) or (reason, None): reason is used|expired|revoked|invalid, or `unknown` when
+        link-issuer must be asked first. `vouched` = (return_url, success_url) from link-issuer's yes."""
         result = await self._redeem(
-            keys=[link_key(link_id), link_sessions_key(link_id), session_key(cookie_sha256), OUTBOX_KEY,
-                  failures_key(client_address)],
+            keys=[link_key(link_id), link_sessions_key(link_id), session_key(cookie_sha256), OUTBOX_KEY],
             args=[
                 org, kind, repr(expire), token_sha256, session_id, csrf_token, idle_s, max_s, TOMBSTONE_GRACE_S,
-                *events, link_id, failure_limit,
+                *events, link_id, "1" if vouched else "0", *(vouched or ("", "")),
             ],
         )
         status = result[0].decode()
-        return (status, float(result[1])) if status in ("ok", "throttled") else (status, None)
+        return (status, float(result[1])) if status == "ok" else (status, None)
+
+    async def remember_refused(self, link_id: str, state: str, org: str, kind: str, expire: float, token_sha256: str) -> None:
+        await self._remember_refused(
+            keys=[link_key(link_id)], args=[state, org, kind, repr(expire), token_sha256, TOMBSTONE_GRACE_S]
+        )
 
     async def touch_session(self, cookie_sha256: str, idle_s: int) -> LiveSession | str:
         """The live session (its idle timer restarted), or why there is none: none|revoked|expired."""

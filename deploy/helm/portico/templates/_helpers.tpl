@@ -17,14 +17,14 @@ linkIssuer:
   portSetting: PORTICO_LINK_ISSUER_PORT
   needs: [postgres, redis, kafka]
   calls: [connectionConfig, audit]  # the operator console reads connections and the audit log
-  callers: [proxy]
+  callers: [proxy, portal-session]  # portal-session asks link-issuer before a link opens a session
 portalSession:
   name: portal-session
   module: portal_session
   port: 8102
   portSetting: PORTICO_PORTAL_SESSION_PORT
   needs: [redis, kafka]
-  calls: [connectionConfig]
+  calls: [connectionConfig, linkIssuer]
   callers: [proxy]
 connectionConfig:
   name: connection-config
@@ -106,7 +106,7 @@ topologySpreadConstraints: {{- toYaml . | nindent 2 }}
 {{- define "portico.reservedSettings" -}}
 [PORTICO_PUBLIC_URL, PORTICO_HTTP_HOST, PORTICO_LINK_ISSUER_PORT, PORTICO_PORTAL_SESSION_PORT,
  PORTICO_CONNECTION_CONFIG_PORT, PORTICO_AUDIT_PORT, PORTICO_CONNECTION_CONFIG_INTERNAL_URL,
- PORTICO_AUDIT_INTERNAL_URL,
+ PORTICO_AUDIT_INTERNAL_URL, PORTICO_LINK_ISSUER_INTERNAL_URL,
  PORTICO_REDIS_URL, PORTICO_KAFKA_BOOTSTRAP_SERVERS, PORTICO_KAFKA_TOPIC_PARTITIONS,
  PORTICO_KAFKA_REPLICATION_FACTOR, PORTICO_KAFKA_SECURITY_PROTOCOL, PORTICO_KAFKA_SASL_MECHANISM,
  PORTICO_KAFKA_SASL_USERNAME, PORTICO_KAFKA_SSL_CA_FILE]

@@ -34,7 +34,7 @@ KAFKA_SECURITY_SETTINGS = {
 
 # service -> (module, port, the services allowed to call it)
 SERVICES: dict[str, tuple[str, int, set[str]]] = {
-    "link-issuer": ("link_issuer", 8101, {"proxy"}),
+    "link-issuer": ("link_issuer", 8101, {"proxy", "portal-session"}),
     "portal-session": ("portal_session", 8102, {"proxy"}),
     "connection-config": ("connection_config", 8103, {"proxy", "portal-session", "link-issuer"}),
     "audit": ("audit", 8104, {"proxy", "link-issuer"}),
@@ -373,7 +373,7 @@ def test_network_policies_let_only_callers_in_and_only_portal_session_and_the_co
             peer["podSelector"]["matchLabels"].get("app.kubernetes.io/component")
             for rule in policy["egress"] for peer in rule.get("to", []) if set(peer) == {"podSelector"}
         }
-        calls = {"portal-session": {"connection-config"}, "link-issuer": {"connection-config", "audit"}}
+        calls = {"portal-session": {"connection-config", "link-issuer"}, "link-issuer": {"connection-config", "audit"}}
         assert pod_peers == calls.get(service, set()), service
     proxy = policies[f"{RELEASE}-proxy"]["spec"]
     reached = {peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
@@ -389,7 +389,7 @@ def test_network_policies_open_only_each_services_dependencies():
 
     dns, kafka, redis, postgres, https = 53, 9093, 6380, 5432, 443
     assert egress_ports("link-issuer") == {dns, kafka, redis, postgres, 8103, 8104}
-    assert egress_ports("portal-session") == {dns, kafka, redis, 8103}
+    assert egress_ports("portal-session") == {dns, kafka, redis, 8101, 8103}
     assert egress_ports("connection-config") == {dns, kafka, postgres, https}
     assert egress_ports("audit") == {dns, kafka, postgres}
 

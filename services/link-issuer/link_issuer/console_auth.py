@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Request, Response
 
 from link_issuer import store
-from link_issuer.console_store import ConsoleStore
+from link_issuer.console_store import Attempt, ConsoleStore
 from link_issuer.operators import (
     EMAIL_MAX_LENGTH,
     LockoutPolicy,
@@ -143,39 +143,36 @@ class ConsoleAuth:
     async def _record(self, data: EventData) -> None:
         await store.record_events(self._pool(), [CloudEvent.wrap(data, source=SOURCE, time=self._clock.now())])
 
-    def _lockout(self, account: int, address: int, account_ttl_s: int, address_ttl_s: int) -> int | None:
-        """Seconds until sign-in opens again, or None when nothing is locked."""
-        waits = []
-        if account >= self.policy.max_failures:
-            waits.append(account_ttl_s)
-        if address >= self.policy.max_address_failures:
-            waits.append(address_ttl_s)
-        return max(waits) if waits else None
+    async def _reserve(self, email: str, address: str) -> Attempt:
+        return await self._store.reserve_attempt(email, address, self.policy.max_failures,
+                                                 self.policy.max_address_failures, self.policy.lockout_seconds)
 
     async def sign_in(self, email: str, password: str, request: Request) -> ConsoleSession:
         counted = _counted_email(email)
         address = client_address(request)
-        counts = await self._store.failures(counted, address)
-        if (wait := self._lockout(counts.account, counts.address, counts.account_ttl_s, counts.address_ttl_s)) is not None:
-            await self._record(OperatorSignInFailed(email=_typed_email(email), reason="locked_out",
+        typed = _typed_email(email)
+        attempt = await self._reserve(counted, address)
+        if not attempt.granted:
+            await self._record(OperatorSignInFailed(email=typed, reason="locked_out",
                                                     actor=operator_actor(request, None)))
-            raise LockedOut(wait)
-        found = await store.find_operator_by_email(self._pool(), counted)
-        operator, stored_hash = found if found else (None, None)
-        matches, needs_rehash = await self.hashing.verify(stored_hash, password[:1024])
+            raise LockedOut(attempt.retry_after_s)
+        try:
+            found = await store.find_operator_by_email(self._pool(), counted)
+            operator, stored_hash = found if found else (None, None)
+            matches, needs_rehash = await self.hashing.verify(stored_hash, password[:1024])
+        except Exception:
+            # Never checked (a dependency down): not a failure, so it does not count towards a lockout.
+            await self._store.release_attempt(counted, address)
+            raise
         if operator is None or not matches or operator.disabled:
-            counts = await self._store.count_failure(counted, address, self.policy.lockout_seconds)
-            locked = self._lockout(counts.account, counts.address, counts.account_ttl_s, counts.address_ttl_s)
             operator_id = operator.id if operator else None
-            await self._record(OperatorSignInFailed(
-                email=_typed_email(email), operator_id=operator_id,
-                reason="locked_out" if locked is not None else "invalid_credentials",
-                actor=operator_actor(request, operator_id),
-            ))
-            if locked is not None:
-                raise LockedOut(locked)
+            # The password was checked: the event says why it failed, even when this failure starts a lockout.
+            await self._record(OperatorSignInFailed(email=typed, operator_id=operator_id, reason="invalid_credentials",
+                                                    actor=operator_actor(request, operator_id)))
+            if self.policy.locked(attempt.account, attempt.address):
+                raise LockedOut(self.policy.lockout_seconds)
             raise InvalidCredentials()
-        await self._store.clear_account_failures(counted)
+        await self._store.release_attempt(counted, address, clear_account=True)
         token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         await self._store.create_session(token, operator.id, csrf_token, self._idle_s, self._max_s)
         new_hash = await self.hashing.hash(password) if needs_rehash else None
@@ -213,14 +210,18 @@ class ConsoleAuth:
         """Replace the password and end every other session of the operator; the caller goes on in a new one."""
         operator = session.operator
         address = client_address(request)
-        counts = await self._store.failures(operator.email, address)
-        if (wait := self._lockout(counts.account, counts.address, counts.account_ttl_s, counts.address_ttl_s)) is not None:
-            raise LockedOut(wait)
-        stored_hash = await store.operator_password_hash(self._pool(), operator.id)
-        matches, _ = await self.hashing.verify(stored_hash, current[:1024])
+        attempt = await self._reserve(operator.email, address)
+        if not attempt.granted:
+            raise LockedOut(attempt.retry_after_s)
+        try:
+            stored_hash = await store.operator_password_hash(self._pool(), operator.id)
+            matches, _ = await self.hashing.verify(stored_hash, current[:1024])
+        except Exception:
+            await self._store.release_attempt(operator.email, address)
+            raise
         if not matches:
-            await self._store.count_failure(operator.email, address, self.policy.lockout_seconds)
             raise APIError(422, "invalid_current_password", "The current password is incorrect.", "current_password")
+        await self._store.release_attempt(operator.email, address)
         check_new_password(new, operator.email, current)
         event = CloudEvent.wrap(
             OperatorPasswordChanged(operator_id=operator.id, actor=operator_actor(request, operator.id)),

@@ -1,4 +1,4 @@
-"""Redis adapter of the operator console: sessions (under their token's SHA-256) and sign-in failure counters.
+"""Redis adapter of the operator console: sessions (under their token's SHA-256) and sign-in attempt counters.
 
 Times are Redis's own (`TIME` inside the scripts), so replicas with skewed clocks agree on idle and
 absolute expiry, as portal-session's scripts do.
@@ -35,13 +35,34 @@ redis.call('PEXPIRE', KEYS[1], math.min(tonumber(ARGV[1]), left))
 return s
 """
 
-# KEYS[1] account counter, KEYS[2] address counter; ARGV window seconds. Both counts after this failure.
-_COUNT_FAILURE = """
-local account = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-local address = redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], ARGV[1])
-return {account, address}
+# KEYS[1] account counter, KEYS[2] address counter; ARGV account limit, address limit, window seconds.
+# Counts one attempt on both before its password is checked, in one step, so parallel attempts cannot all
+# read "not locked" first: {1, account, address} with the counts including it, or, when either counter
+# is already at its limit, {0, seconds until every counter at its limit has expired} and nothing counted.
+_RESERVE_ATTEMPT = """
+local account = tonumber(redis.call('GET', KEYS[1]) or '0')
+local address = tonumber(redis.call('GET', KEYS[2]) or '0')
+local locked_account = account >= tonumber(ARGV[1])
+if locked_account or address >= tonumber(ARGV[2]) then
+  local wait = 1
+  if locked_account then wait = math.max(wait, redis.call('TTL', KEYS[1])) end
+  if address >= tonumber(ARGV[2]) then wait = math.max(wait, redis.call('TTL', KEYS[2])) end
+  return {0, wait}
+end
+account = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+address = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return {1, account, address}
+"""
+
+# KEYS[1] account counter, KEYS[2] address counter; ARGV[1] '1' to clear the account's count (a sign-in
+# succeeded). Gives back one reserved attempt on each counter, never below zero.
+_RELEASE_ATTEMPT = """
+if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
 """
 
 
@@ -70,11 +91,14 @@ class StoredSession:
 
 
 @dataclass(frozen=True)
-class FailureCounts:
-    account: int
-    address: int
-    account_ttl_s: int  # how long each counter still lives (a lock lasts as long as its counter)
-    address_ttl_s: int
+class Attempt:
+    """A sign-in attempt's place in the failure counts: `granted` (counted, may be checked) with the counts
+    including it, or refused because a counter was at its limit, for `retry_after_s`."""
+
+    granted: bool
+    account: int = 0
+    address: int = 0
+    retry_after_s: int = 0
 
 
 class ConsoleStore:
@@ -82,7 +106,8 @@ class ConsoleStore:
         self.redis = redis
         self._create = redis.register_script(_CREATE)
         self._touch = redis.register_script(_TOUCH)
-        self._count = redis.register_script(_COUNT_FAILURE)
+        self._reserve = redis.register_script(_RESERVE_ATTEMPT)
+        self._release = redis.register_script(_RELEASE_ATTEMPT)
 
     async def create_session(self, token: str, operator_id: str, csrf_token: str, idle_s: int, max_s: int) -> int:
         started = await self._create(keys=[session_key(token)], args=[operator_id, csrf_token, idle_s * 1000, max_s * 1000])
@@ -98,18 +123,18 @@ class ConsoleStore:
     async def end_session(self, token: str) -> None:
         await self.redis.delete(session_key(token))
 
-    async def failures(self, email: str, client_address: str) -> FailureCounts:
-        account_key, address_key = account_failures_key(email), address_failures_key(client_address)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(account_key).get(address_key).ttl(account_key).ttl(address_key)
-            account, address, account_ttl, address_ttl = await pipe.execute()
-        return FailureCounts(int(account or 0), int(address or 0), max(int(account_ttl), 1), max(int(address_ttl), 1))
-
-    async def count_failure(self, email: str, client_address: str, window_s: int) -> FailureCounts:
-        account, address = await self._count(
-            keys=[account_failures_key(email), address_failures_key(client_address)], args=[window_s]
+    async def reserve_attempt(
+        self, email: str, client_address: str, max_account: int, max_address: int, window_s: int
+    ) -> Attempt:
+        found = await self._reserve(
+            keys=[account_failures_key(email), address_failures_key(client_address)],
+            args=[max_account, max_address, window_s],
         )
-        return FailureCounts(int(account), int(address), window_s, window_s)
+        if int(found[0]) == 1:
+            return Attempt(True, int(found[1]), int(found[2]))
+        return Attempt(False, retry_after_s=int(found[1]))
 
-    async def clear_account_failures(self, email: str) -> None:
-        await self.redis.delete(account_failures_key(email))
+    async def release_attempt(self, email: str, client_address: str, *, clear_account: bool = False) -> None:
+        """Give back a reserved attempt that did not fail (a right password, or one never checked)."""
+        await self._release(keys=[account_failures_key(email), address_failures_key(client_address)],
+                            args=["1" if clear_account else "0"])

@@ -13,6 +13,7 @@ ONE_TIME_PASSWORD_BYTES = 15  # 120 bits → 24 characters
 _OTP_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: read aloud or typed from a screen
 
 
+
 class Role(StrEnum):
     ADMIN = "admin"
     SUPPORT = "support"
@@ -142,7 +143,8 @@ def one_time_password(token_bytes: Callable[[int], bytes]) -> str:
 class LockoutPolicy:
     """`max_failures` wrong passwords for one account (or `max_address_failures` from one client address)
     within `lockout_seconds` lock it for `lockout_seconds` after the last counted failure; while locked
-    even the right password is refused."""
+    even the right password is refused. Each attempt is counted before its password is checked (and the
+    count given back when the password is right), so parallel guesses get no more checks than sequential ones."""
 
     max_failures: int = 20
     max_address_failures: int = 100

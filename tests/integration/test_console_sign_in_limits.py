@@ -1,0 +1,114 @@
+"""Console sign-in under concurrent load, through the proxy: the lockout limit holds for parallel guesses."""
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from link_issuer.console_store import address_failures_key
+from shared.settings import Settings
+from tests.integration.console import create_account, forget_loopback_failures, sign_in
+from tests.integration.polling import eventually
+
+BURST = 60
+LOCKOUT_S = 15 * 60
+
+
+@pytest.fixture(autouse=True)
+async def _clean_address_count(redis_client: Redis) -> AsyncIterator[None]:
+    await forget_loopback_failures(redis_client)
+    yield
+    await forget_loopback_failures(redis_client)
+
+
+def client(settings: Settings, **headers: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=settings.public_url, timeout=60, headers=headers,
+                             limits=httpx.Limits(max_connections=BURST + 10))
+
+
+async def burst_then(
+    browser: httpx.AsyncClient, guesses: list[tuple[str, str]], then: tuple[str, str] | None = None
+) -> tuple[list[httpx.Response], httpx.Response | None]:
+    """Send every guess at once; once the first answer is back (the burst has reached the server), send `then`.
+    Returns the burst's answers in the order they arrived, and `then`'s answer."""
+    arrived: list[httpx.Response] = []
+    first = asyncio.Event()
+
+    async def guess(email: str, password: str) -> None:
+        arrived.append(await sign_in(browser, email, password))
+        first.set()
+
+    tasks = [asyncio.create_task(guess(email, password)) for email, password in guesses]
+    await asyncio.wait_for(first.wait(), 60)
+    late = await sign_in(browser, *then) if then else None
+    await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    return arrived, late
+
+
+def code(answer: httpx.Response) -> str:
+    return str(answer.json()["error"]["code"])
+
+
+def refused_before_last_check(arrived: list[httpx.Response]) -> int:
+    """Lockout answers that came back before the last password verdict (a 401): refusals that did not wait
+    for a check. A refusal that follows its own argon2 verification arrives after the verdicts before it."""
+    last_verdict = max(i for i, answer in enumerate(arrived) if answer.status_code == 401)
+    return sum(1 for answer in arrived[:last_verdict] if code(answer) == "locked_out")
+
+
+async def sign_in_failures(api: httpx.AsyncClient, since: str, user_agent: str) -> list[dict]:
+    """The sign_in_failed events recorded since `since` for requests sent with this User-Agent."""
+    found: list[dict] = []
+    cursor = None
+    for _ in range(20):
+        params = {"type": "portico.operator.sign_in_failed", "since": since, "limit": 1000,
+                  **({"cursor": cursor} if cursor else {})}
+        page = (await api.get("/api/v1/audit/events", params=params)).json()
+        found += [e for e in page["events"] if (e.get("actor") or {}).get("user_agent") == user_agent]
+        if not (cursor := page.get("next_cursor")):
+            break
+    return found
+
+
+async def test_parallel_wrong_passwords_get_no_more_checks_than_the_lockout_allows_and_lock_the_right_one_out(
+    settings: Settings, api: httpx.AsyncClient
+):
+    limit = settings.console_lockout_failures
+    _, email, password = await create_account(settings, "support")
+    user_agent = f"burst-{uuid.uuid4().hex}"
+    since = datetime.now(UTC).isoformat()
+    async with client(settings, **{"User-Agent": user_agent}) as browser:
+        arrived, right = await burst_then(browser, [(email, f"wrong guess {n}") for n in range(BURST)], (email, password))
+
+    assert right is not None
+    assert right.status_code == 429 and code(right) == "locked_out", right.text
+    assert 0 < int(right.headers["retry-after"]) <= LOCKOUT_S
+    assert {a.status_code for a in arrived} <= {401, 429}
+    assert sum(a.status_code == 401 for a in arrived) == limit - 1  # the limit-th wrong password locks
+    assert refused_before_last_check(arrived) >= BURST - limit
+
+    events = await eventually(lambda: sign_in_failures(api, since, user_agent),
+                              lambda found: len(found) >= BURST + 1, timeout_s=30)
+    reasons = [e["data"]["reason"] for e in events]
+    assert len(events) == BURST + 1
+    assert reasons.count("invalid_credentials") == limit  # the passwords actually checked
+    assert reasons.count("locked_out") == BURST + 1 - limit
+
+
+async def test_parallel_guesses_from_one_address_stop_at_the_address_limit(
+    settings: Settings, redis_client: Redis
+):
+    _, email, password = await create_account(settings, "auditor")
+    left = 10
+    # As if this address had already failed all but `left` times within the window.
+    await redis_client.set(address_failures_key("127.0.0.1"), settings.console_lockout_address_failures - left,
+                           ex=LOCKOUT_S)
+    guesses = [(f"guess-{uuid.uuid4().hex[:8]}@example.com", "a guess") for _ in range(40)]
+    async with client(settings) as browser:
+        arrived, right = await burst_then(browser, guesses, (email, password))
+    assert right is not None and right.status_code == 429 and code(right) == "locked_out"
+    assert sum(a.status_code == 401 for a in arrived) == left - 1
+    assert refused_before_last_check(arrived) >= len(guesses) - left

@@ -1,17 +1,23 @@
-"""Console sign-in under concurrent load, through the proxy: the lockout limit holds for parallel guesses."""
+"""Console sign-in under concurrent load, through the proxy: the lockout limit holds for parallel guesses,
+and argon2 work stays within link-issuer's memory limit."""
 import asyncio
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from redis.asyncio import Redis
 
 from link_issuer.console_store import address_failures_key
 from shared.settings import Settings
 from tests.integration.console import create_account, forget_loopback_failures, sign_in
 from tests.integration.polling import eventually
+from tests.integration.stack import ROOT
 
 BURST = 60
 LOCKOUT_S = 15 * 60
@@ -112,3 +118,54 @@ async def test_parallel_guesses_from_one_address_stop_at_the_address_limit(
     assert right is not None and right.status_code == 429 and code(right) == "locked_out"
     assert sum(a.status_code == 401 for a in arrived) == left - 1
     assert refused_before_last_check(arrived) >= len(guesses) - left
+
+
+def link_issuer_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def chart_memory_limit_kib() -> int:
+    values = yaml.safe_load((ROOT / "deploy/helm/portico/values.yaml").read_text())
+    limit = values["linkIssuer"]["resources"]["limits"]["memory"]
+    assert limit.endswith("Mi"), limit
+    return int(limit[:-2]) * 1024
+
+
+async def test_fifty_concurrent_sign_ins_stay_within_the_charts_memory_limit_and_answer_json(settings: Settings):
+    pid_file = ROOT / ".run/pids/link-issuer.pid"
+    if not pid_file.exists():
+        pytest.skip("link-issuer does not run as a local process here; its RSS cannot be sampled")
+    pid = int(pid_file.read_text())
+    budget = chart_memory_limit_kib()
+    peak = link_issuer_rss_kib(pid)
+    sampling = True
+
+    async def sample() -> None:
+        nonlocal peak
+        deadline = time.monotonic() + 120
+        while sampling and time.monotonic() < deadline:
+            peak = max(peak, link_issuer_rss_kib(pid))
+            await asyncio.sleep(0.005)
+
+    sampler = asyncio.create_task(sample())
+    # Distinct accounts, so no lockout cuts the work short: every one of them asks for an argon2 verification.
+    guesses = [(f"load-{uuid.uuid4().hex[:8]}@example.com", "not the password") for _ in range(50)]
+    try:
+        async with client(settings) as browser:
+            answers = await asyncio.wait_for(
+                asyncio.gather(*(sign_in(browser, email, password) for email, password in guesses)), 120)
+    finally:
+        sampling = False
+        await sampler
+    print(f"link-issuer peak RSS under 50 concurrent sign-ins: {peak / 1024:.0f} MiB (chart limit {budget // 1024} MiB)")
+
+    assert peak < budget, f"peak RSS {peak / 1024:.0f} MiB over the chart's {budget // 1024} MiB"
+    assert {a.status_code for a in answers} <= {401, 429, 503}, [a.status_code for a in answers]
+    assert all(a.headers["content-type"] == "application/json" and json.loads(a.text)["error"]["message"]
+               for a in answers)
+    for busy in (a for a in answers if a.status_code == 503):
+        assert code(busy) == "busy" and int(busy.headers["retry-after"]) >= 1
+    assert sum(a.status_code == 401 for a in answers) >= 2  # the ones admitted were checked

@@ -18,6 +18,7 @@ from link_issuer import admin
 from link_issuer.api import CreateOrganization, Text, link_summary_json, organization_json
 from link_issuer.console_auth import (
     CSRF_HEADER,
+    Busy,
     ConsoleAuth,
     ConsoleSession,
     LockedOut,
@@ -313,14 +314,15 @@ def build_router(console: Console) -> APIRouter:
     return router
 
 
-async def _locked_out(_: Request, error: LockedOut) -> JSONResponse:
-    return JSONResponse(error_body(error.code, error.message, retry_after=error.retry_after_s), status_code=429,
-                        headers={"Retry-After": str(error.retry_after_s)})
+async def _retry_later(_: Request, error: LockedOut | Busy) -> JSONResponse:
+    return JSONResponse(error_body(error.code, error.message, retry_after=error.retry_after_s),
+                        status_code=error.status, headers={"Retry-After": str(error.retry_after_s)})
 
 
 def install_console_api(app: FastAPI, console: Console) -> APIRouter:
     app.state.console_auth = console.auth
     router = build_router(console)
     app.include_router(router)
-    app.add_exception_handler(LockedOut, _locked_out)  # type: ignore[arg-type]
+    app.add_exception_handler(LockedOut, _retry_later)  # type: ignore[arg-type]
+    app.add_exception_handler(Busy, _retry_later)  # type: ignore[arg-type]
     return router

@@ -6,7 +6,8 @@ lockout, so neither the answer nor its timing says whether an account exists.
 """
 import asyncio
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -49,19 +50,45 @@ INVALID_CREDENTIALS = "Email or password is incorrect."
 USER_AGENT_MAX = 512
 
 
-class PasswordHashing:
-    """argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile), off the event loop."""
+class Busy(APIError):
+    def __init__(self) -> None:
+        super().__init__(503, "busy", "Too many sign-ins at once; try again in a moment.", retry_after=1)
+        self.retry_after_s = 1
 
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+
+class PasswordHashing:
+    """argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile), off the event loop.
+
+    Each hash or verification takes 64 MiB for its duration, so at most `slots` run at once (2: 128 MiB
+    over the ~90 MB an idle link-issuer uses, inside the chart's 384Mi limit) and at most `waiting` more
+    queue for a slot; beyond that the request is refused with Busy rather than holding memory or a thread.
+    """
+
+    def __init__(self, hasher: PasswordHasher | None = None, slots: int = 2, waiting: int = 32) -> None:
         self._hasher = hasher or PasswordHasher()
         # Verified against when there is no account, so an unknown email costs what a real one does.
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+        self._slots = asyncio.Semaphore(slots)
+        self._capacity = slots + waiting
+        self._admitted = 0
+
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        if self._admitted >= self._capacity:
+            raise Busy()
+        self._admitted += 1
+        try:
+            async with self._slots:
+                yield
+        finally:
+            self._admitted -= 1
 
     def hash_now(self, password: str) -> str:
         return self._hasher.hash(password)
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        async with self._slot():
+            return await asyncio.to_thread(self._hasher.hash, password)
 
     def _verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
         try:
@@ -72,7 +99,8 @@ class PasswordHashing:
 
     async def verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
         """(matches, needs a re-hash under current parameters); with no stored hash, never matches."""
-        return await asyncio.to_thread(self._verify, stored, password)
+        async with self._slot():
+            return await asyncio.to_thread(self._verify, stored, password)
 
 
 @dataclass(frozen=True)
@@ -161,7 +189,7 @@ class ConsoleAuth:
             operator, stored_hash = found if found else (None, None)
             matches, needs_rehash = await self.hashing.verify(stored_hash, password[:1024])
         except Exception:
-            # Never checked (a dependency down): not a failure, so it does not count towards a lockout.
+            # Never checked (busy, a dependency down): not a failure, so it does not count towards a lockout.
             await self._store.release_attempt(counted, address)
             raise
         if operator is None or not matches or operator.disabled:
@@ -175,7 +203,7 @@ class ConsoleAuth:
         await self._store.release_attempt(counted, address, clear_account=True)
         token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         await self._store.create_session(token, operator.id, csrf_token, self._idle_s, self._max_s)
-        new_hash = await self.hashing.hash(password) if needs_rehash else None
+        new_hash = await self._rehash(password) if needs_rehash else None
         now = self._clock.now()
         event = CloudEvent.wrap(
             OperatorSignedIn(operator_id=operator.id, email=operator.email, actor=operator_actor(request, operator.id)),
@@ -183,6 +211,13 @@ class ConsoleAuth:
         )
         await store.record_sign_in(self._pool(), operator.id, now, new_hash, [event])
         return ConsoleSession(token, operator, csrf_token)
+
+    async def _rehash(self, password: str) -> str | None:
+        """A hash under current parameters, or None when hashing is busy (the next sign-in will try again)."""
+        try:
+            return await self.hashing.hash(password)
+        except Busy:
+            return None
 
     async def session(self, token: str | None) -> ConsoleSession | None:
         """The live session behind a cookie value (its idle timer restarted), or None."""

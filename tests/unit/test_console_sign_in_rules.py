@@ -1,0 +1,49 @@
+"""Console sign-in rules without servers: how many argon2 computations may run or wait at once."""
+import asyncio
+import threading
+
+import pytest
+from argon2 import PasswordHasher
+
+from link_issuer.console_auth import Busy, PasswordHashing
+
+
+
+
+class HeldHasher(PasswordHasher):
+    """Cheap argon2id whose verifications wait for `release`, counting how many run at the same time."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+        self.release = threading.Event()
+        self.running = 0
+        self.most_running = 0
+        self._lock = threading.Lock()
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002
+        with self._lock:
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        try:
+            self.release.wait(10)
+            return super().verify(hash, password)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+async def test_verifications_beyond_the_slots_wait_and_beyond_the_queue_are_refused_as_busy():
+    hasher = HeldHasher()
+    hashing = PasswordHashing(hasher, slots=2, waiting=3)
+    admitted = [asyncio.create_task(hashing.verify(None, f"guess {n}")) for n in range(5)]
+    await asyncio.sleep(0.2)
+    with pytest.raises(Busy) as refused:
+        await hashing.verify(None, "one too many")
+    assert (refused.value.status, refused.value.code, refused.value.retry_after_s) == (503, "busy", 1)
+    with pytest.raises(Busy):
+        await hashing.hash("one too many")
+
+    hasher.release.set()
+    assert await asyncio.wait_for(asyncio.gather(*admitted), 10) == [(False, False)] * 5
+    assert hasher.most_running == 2
+    assert await hashing.verify(None, "after the burst") == (False, False)  # the queue drained

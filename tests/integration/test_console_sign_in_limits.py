@@ -1,5 +1,7 @@
 """Console sign-in under concurrent load, through the proxy: the lockout limit holds for parallel guesses,
-and argon2 work stays within link-issuer's memory limit."""
+argon2 work stays within link-issuer's memory limit, and what someone typed as their email reaches the
+audit log only when it is an email address.
+"""
 import asyncio
 import json
 import time
@@ -169,3 +171,22 @@ async def test_fifty_concurrent_sign_ins_stay_within_the_charts_memory_limit_and
     for busy in (a for a in answers if a.status_code == 503):
         assert code(busy) == "busy" and int(busy.headers["retry-after"]) >= 1
     assert sum(a.status_code == 401 for a in answers) >= 2  # the ones admitted were checked
+
+
+async def test_a_password_typed_as_the_email_never_reaches_the_audit_log(settings: Settings, api: httpx.AsyncClient):
+    user_agent = f"typed-{uuid.uuid4().hex}"
+    since = datetime.now(UTC).isoformat()
+    secret_like = f"Tr0ub4dor&3-{uuid.uuid4().hex[:12]}"
+    address = f"Someone.{uuid.uuid4().hex[:8]}@Example.com"
+    async with client(settings, **{"User-Agent": user_agent}) as browser:
+        assert (await sign_in(browser, secret_like, "whatever")).status_code == 401
+        assert (await sign_in(browser, f"  {address} ", "whatever")).status_code == 401
+
+    events = await eventually(lambda: sign_in_failures(api, since, user_agent), lambda found: len(found) >= 2)
+    recorded = sorted(e["data"]["email"] for e in events)
+    assert len(recorded) == 2
+    assert recorded[0].startswith("hmac-sha256:") and len(recorded[0]) == len("hmac-sha256:") + 16
+    assert recorded[1] == address.lower()
+    assert "Tr0ub4dor" not in json.dumps(events)
+    export = await api.get("/api/v1/audit/export", params={"format": "jsonl", "since": since})
+    assert export.status_code == 200 and secret_like not in export.text

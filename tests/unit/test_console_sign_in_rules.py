@@ -1,13 +1,38 @@
-"""Console sign-in rules without servers: how many argon2 computations may run or wait at once."""
+"""Console sign-in rules without servers: what a failed sign-in records as the typed email, and how many
+argon2 computations may run or wait at once."""
 import asyncio
 import threading
 
 import pytest
 from argon2 import PasswordHasher
 
-from link_issuer.console_auth import Busy, PasswordHashing
+from link_issuer.console_auth import Busy, PasswordHashing, typed_email
+from link_issuer.operators import looks_like_email
+
+KEY = b"k" * 32
 
 
+@pytest.mark.parametrize("value", ["ada@example.com", "  Ada.Lovelace+console@Mail.Example.co.uk ",
+                                   "o'brien@xn--bcher-kva.example"])
+def test_an_email_address_is_recorded_as_typed_but_normalised(value: str):
+    assert looks_like_email(value)
+    assert typed_email(value, KEY) == value.strip().lower()
+
+
+@pytest.mark.parametrize("value", ["P@ssw0rd.123", "hunter2", "correct horse battery staple", "ada@example",
+                                   "ada@example.c", "ada @example.com", "Tr0ub4dor&3", "", "a" * 250 + "@example.com"])
+def test_a_value_that_is_no_email_address_is_recorded_as_a_keyed_fingerprint(value: str):
+    assert not looks_like_email(value)
+    recorded = typed_email(value, KEY)
+    prefix, _, digest = recorded.partition(":")
+    assert prefix == "hmac-sha256" and len(digest) == 16 and int(digest, 16) >= 0
+    assert not value.strip() or value.strip() not in recorded
+
+
+def test_fingerprints_tell_repeats_apart_but_depend_on_the_key():
+    assert typed_email("P@ssw0rd.123", KEY) == typed_email("P@ssw0rd.123", KEY)
+    assert typed_email("P@ssw0rd.123", KEY) != typed_email("P@ssw0rd.124", KEY)
+    assert typed_email("P@ssw0rd.123", KEY) != typed_email("P@ssw0rd.123", b"another key" * 3)
 
 
 class HeldHasher(PasswordHasher):

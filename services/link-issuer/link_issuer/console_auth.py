@@ -5,6 +5,8 @@ An unknown email, a disabled account and a wrong password get the same answer af
 lockout, so neither the answer nor its timing says whether an account exists.
 """
 import asyncio
+import hashlib
+import hmac
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +27,7 @@ from link_issuer.operators import (
     Operator,
     check_new_password,
     lockout_message,
+    looks_like_email,
     normalize_email,
 )
 from link_issuer.domain import DomainError
@@ -135,9 +138,13 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _typed_email(value: str) -> str:
-    """The email as the failure event records it (never more than 254 characters)."""
-    return value.strip()[:EMAIL_MAX_LENGTH]
+def typed_email(value: str, key: bytes) -> str:
+    """The email as the failure event records it: normalised when it reads as an address; otherwise (people
+    type passwords into the email field) a keyed fingerprint, `hmac-sha256:<16 hex>`, which tells repeats of
+    one value apart in the append-only log but cannot be checked against a list of guesses without the key."""
+    if looks_like_email(value):
+        return value.strip().lower()
+    return "hmac-sha256:" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def _counted_email(value: str) -> str:
@@ -163,6 +170,9 @@ class ConsoleAuth:
         self.policy = LockoutPolicy(
             settings.console_lockout_failures, settings.console_lockout_address_failures, settings.console_lockout_seconds
         )
+        # Its own key, derived so that the audit log's fingerprints say nothing about the link signing key.
+        self._typed_email_key = hmac.new(settings.secret("link_signing_key").encode(), b"console typed email",
+                                         hashlib.sha256).digest()
         self._idle_s = settings.console_session_idle_seconds
         self._max_s = settings.console_session_max_seconds
         public = urlsplit(settings.public_url)
@@ -178,7 +188,7 @@ class ConsoleAuth:
     async def sign_in(self, email: str, password: str, request: Request) -> ConsoleSession:
         counted = _counted_email(email)
         address = client_address(request)
-        typed = _typed_email(email)
+        typed = typed_email(email, self._typed_email_key)
         attempt = await self._reserve(counted, address)
         if not attempt.granted:
             await self._record(OperatorSignInFailed(email=typed, reason="locked_out",

@@ -1,4 +1,5 @@
 """Operator console rules: roles and what each may do, the password policy, one-time passwords, lockout. No I/O."""
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,8 @@ PASSWORD_MAX_LENGTH = 256  # argon2 takes any length; this only bounds the work 
 EMAIL_MAX_LENGTH = 254
 ONE_TIME_PASSWORD_BYTES = 15  # 120 bits → 24 characters
 _OTP_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: read aloud or typed from a screen
-
+# Stricter than what normalize_email accepts: "P@ssw0rd.123" passes that check, not this one.
+_ADDRESS = re.compile(r"[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]+)")
 
 
 class Role(StrEnum):
@@ -113,6 +115,13 @@ def normalize_email(value: str) -> str:
     if any(ch.isspace() for ch in email):
         raise DomainError("invalid_email", "An email address has no spaces.", "email")
     return email
+
+
+def looks_like_email(value: str) -> bool:
+    """True when `value`, normalised, reads as an ordinary email address (ASCII, a domain with a lettered
+    top-level label): what a person meant as their email, not a password typed into the wrong field."""
+    email = value.strip().lower()
+    return len(email) <= EMAIL_MAX_LENGTH and _ADDRESS.fullmatch(email) is not None
 
 
 def check_new_password(password: str, email: str, current_password: str | None = None) -> None:

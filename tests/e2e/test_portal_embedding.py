@@ -23,7 +23,7 @@ from tests.fixtures.identity_providers import LoopbackServer, Route, loopback_se
 PORTICO_ORIGIN = "http://127.0.0.1:8080"
 
 
-def host_page(portal_url: str) -> bytes:
+def host_page(portal_url: str, portico_origin: str = PORTICO_ORIGIN) -> bytes:
     """The SaaS product's settings page, as docs/portal.md shows it: the portal in an iframe, and a
     listener that keeps every Portico event (window.porticoEvents) for the test to read."""
     return f"""<!doctype html>
@@ -34,7 +34,7 @@ def host_page(portal_url: str) -> bytes:
 <iframe id="portico" src={json.dumps(portal_url)} title="Single sign-on setup" allow="clipboard-write"
         style="width: 100%; height: 760px; border: 0"></iframe>
 <script>
-  const PORTICO_ORIGIN = {json.dumps(PORTICO_ORIGIN)};
+  const PORTICO_ORIGIN = {json.dumps(portico_origin)};
   window.porticoEvents = [];
   window.addEventListener("message", (event) => {{
     if (event.origin !== PORTICO_ORIGIN) return;

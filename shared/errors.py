@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.logs import redact_path
+
 log = structlog.get_logger("shared.errors")
 
 
@@ -71,7 +73,7 @@ DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
 
 
 async def _dependency_unavailable(request: Request, error: Exception) -> JSONResponse:
-    log.warning("http.dependency_unavailable", path=request.url.path, error=f"{type(error).__name__}: {error}"[:200])
+    log.warning("http.dependency_unavailable", path=redact_path(request.url.path), error=f"{type(error).__name__}: {error}"[:200])
     return JSONResponse(
         error_body("service_unavailable", "A service Portico depends on is unavailable for a moment; retry shortly."),
         status_code=503,
@@ -91,7 +93,7 @@ async def _client_protocol_error(request: Request, error: Exception) -> JSONResp
     """asyncpg's InternalClientError: a pooled connection left mid-operation, seen when Postgres shut down
     under a request (make chaos). The pool discards that connection, so a retry works: 503, not 500,
     but logged as an error with its traceback, because the same error from a live database is a bug."""
-    log.error("http.postgres_client_state_error", path=request.url.path, error=repr(error), exc_info=error)
+    log.error("http.postgres_client_state_error", path=redact_path(request.url.path), error=repr(error), exc_info=error)
     return await _dependency_unavailable(request, error)
 
 
@@ -101,7 +103,7 @@ async def _text_postgres_cannot_hold(_: Request, __: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    log.error("http.unhandled_error", path=request.url.path, error=repr(error), exc_info=error)
+    log.error("http.unhandled_error", path=redact_path(request.url.path), error=repr(error), exc_info=error)
     return JSONResponse(error_body("internal_error", "Something went wrong on our side; it has been logged."), 500)
 
 

@@ -1,4 +1,4 @@
-"""structlog set-up: one JSON line per event, request/event ids from context, secrets redacted."""
+"""structlog set-up: one JSON line per event, request/event ids from context, secrets and link tokens redacted."""
 import logging
 import re
 import sys
@@ -14,14 +14,29 @@ _SECRET_KEY = re.compile(
 )
 # Values that carry credentials whatever key they sit under.
 _SECRET_VALUE = re.compile(r"(Bearer\s+)\S+|(://[^:/@\s]*:)[^@\s]+(@)", re.IGNORECASE)
+# A portal link's path holds its token, a bearer secret: whatever follows /portal/l/ is never logged, in a
+# request line, an error message or a traceback alike. The proxy's access log follows the same rule
+# (deploy/nginx/portico.conf.template). A token on its own (v1.<payload>.<signature>) is caught too.
+_LINK_PATH = re.compile(r"(/portal/l/)[^\s?#\"'<>]*", re.IGNORECASE)
+_LINK_TOKEN = re.compile(r"\bv1\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}")
+
+
+def redact_path(path: str) -> str:
+    """A request path as it may be logged: without its query string, a link's token replaced."""
+    return _LINK_PATH.sub(rf"\g<1>{REDACTED}", path.split("?", 1)[0])
+
+
+def _redact_text(text: str) -> str:
+    text = _SECRET_VALUE.sub(
+        lambda m: f"{m.group(1)}{REDACTED}" if m.group(1) else f"{m.group(2)}{REDACTED}{m.group(3)}",
+        text,
+    )
+    return _LINK_TOKEN.sub(REDACTED, _LINK_PATH.sub(rf"\g<1>{REDACTED}", text))
 
 
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
-        return _SECRET_VALUE.sub(
-            lambda m: f"{m.group(1)}{REDACTED}" if m.group(1) else f"{m.group(2)}{REDACTED}{m.group(3)}",
-            value,
-        )
+        return _redact_text(value)
     if isinstance(value, dict):
         return {k: REDACTED if _SECRET_KEY.search(str(k)) else _redact_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

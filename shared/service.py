@@ -1,5 +1,7 @@
-"""What every service process shares: the FastAPI app shell, request ids, start-up retries, and `run`."""
+"""What every service process shares: the FastAPI app shell, request ids and the request log, start-up
+retries, and `run`."""
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -12,11 +14,12 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import install_error_handlers
-from shared.logs import configure_logging
+from shared.logs import configure_logging, redact_path
 from shared.settings import Settings
 
 T = TypeVar("T")
 log = structlog.get_logger("shared.service")
+request_log = structlog.get_logger("portico.request")
 STARTUP_TIMEOUT_S = 60.0
 
 
@@ -39,8 +42,21 @@ async def connect_with_retry(name: str, connect: Callable[[], Awaitable[T]], tim
             delay = min(delay * 2, 2.0)
 
 
-class RequestIdMiddleware:
-    """Binds X-Request-ID (the proxy's, or a new one) to every log line of the request and echoes it.
+# A caller's request id is kept only when it is printable ASCII without spaces, at most 128 characters
+# (the proxy applies the same rule): anything else would be a 500 to decode or noise in every log line.
+_REQUEST_ID = re.compile(rb"[!-~]{1,128}")
+
+
+def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
+    """The caller's X-Request-ID when it is a sane id, else a new one."""
+    given = next((value for name, value in headers if name == b"x-request-id"), b"")
+    return given.decode("ascii") if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+class RequestLogMiddleware:
+    """Binds X-Request-ID (the proxy's, or a new one) to every log line of the request and echoes it, and
+    writes one line per request: method, path (redacted: a link's path is its token), status, duration.
+    It replaces uvicorn's access log, which would write the raw path.
 
     Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task and a copy per request.
     """
@@ -52,22 +68,34 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), None) or uuid.uuid4().hex
+        started = time.perf_counter()
+        request_id = request_id_of(scope["headers"])
+        status = 500  # what the server answers when the app raises before it responds
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                request_log.info(
+                    "http.request",
+                    method=scope["method"],
+                    path=redact_path(scope["path"]),
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                )
 
 
 def create_http_app(service: str, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
     app = FastAPI(title=f"Portico {service}", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestLogMiddleware)
     return app
 
 
@@ -79,6 +107,7 @@ def run_service(service: str, create_app: Callable[[Settings], FastAPI], setting
         "host": settings.http_host,
         "port": port,
         "log_config": None,  # our handler on the root logger renders uvicorn's lines too
+        "access_log": False,  # RequestLogMiddleware writes the request log, with link tokens redacted
         "timeout_graceful_shutdown": 10,
         "proxy_headers": True,
         "forwarded_allow_ips": settings.trusted_proxy_ips,

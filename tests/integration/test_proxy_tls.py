@@ -9,29 +9,17 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.stack import ROOT, Stack, run_script
-from tests.tls import CertificatePaths, make_test_ca
+from tests.integration.stack import Stack, run_script
+from tests.integration.tls_proxy import TlsProxy, tls_proxy, unused_port
+from tests.tls import make_test_ca
 
 HSTS = "max-age=31536000"
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def stack_secrets() -> dict[str, str]:
-    """The running stack's secrets: the second proxy must vouch with the same internal token."""
-    lines = (ROOT / ".run" / "secrets.env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
 class HeaderEcho(BaseHTTPRequestHandler):
@@ -49,14 +37,6 @@ class HeaderEcho(BaseHTTPRequestHandler):
         pass
 
 
-@dataclass
-class TlsProxy:
-    http_url: str
-    https_url: str
-    certificates: CertificatePaths
-    run_dir: Path
-
-
 @pytest.fixture
 def header_echo() -> Iterator[int]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), HeaderEcho)
@@ -67,26 +47,11 @@ def header_echo() -> Iterator[int]:
     server.server_close()
 
 
-@pytest.fixture
-def tls_proxy(stack: Stack, tmp_path: Path, header_echo: int) -> Iterator[TlsProxy]:
-    certificates = make_test_ca(tmp_path / "certs", ["127.0.0.1", "localhost"])
-    http_port, https_port = unused_port(), unused_port()
-    env = stack_secrets() | {
-        "PORTICO_RUN_DIR": str(tmp_path / "run"),
-        "PORTICO_REPLICAS": "1",
-        "PORTICO_PROXY_PORT": str(http_port),
-        "PORTICO_PROXY_TLS_PORT": str(https_port),
-        "PORTICO_TLS_CERT_FILE": str(certificates.certificate),
-        "PORTICO_TLS_KEY_FILE": str(certificates.key),
-        "PORTICO_AUDIT_PORT": str(header_echo),
-    }
-    started = run_script("nginx.sh", "start", env=env, timeout=60)
-    assert started.returncode == 0, started.stderr
-    try:
-        yield TlsProxy(f"http://127.0.0.1:{http_port}", f"https://127.0.0.1:{https_port}", certificates, tmp_path / "run")
-    finally:
-        stopped = run_script("nginx.sh", "stop", env=env, timeout=60)  # by the PID it recorded
-        assert stopped.returncode == 0, stopped.stderr
+@pytest.fixture(name="proxy")
+def running_proxy(stack: Stack, tmp_path: Path, header_echo: int) -> Iterator[TlsProxy]:
+    """The second proxy, with the header echo in audit's place."""
+    with tls_proxy(tmp_path, PORTICO_AUDIT_PORT=str(header_echo)) as proxy:
+        yield proxy
 
 
 def trusting(ca: Path) -> ssl.SSLContext:
@@ -104,33 +69,32 @@ def handshake(port: int, ca: Path, version: ssl.TLSVersion) -> str:
             return str(tls.version())
 
 
-def test_management_api_answers_over_https_with_hsts_and_plain_http_without(tls_proxy: TlsProxy):
-    with httpx.Client(verify=trusting(tls_proxy.certificates.ca), timeout=10) as client:
-        for url in (f"{tls_proxy.https_url}/api/v1/organizations/org_tls", "https://localhost:"
-                    f"{tls_proxy.https_url.rsplit(':', 1)[1]}/api/v1/organizations/org_tls"):
-            answer = client.get(url)
+def test_management_api_answers_over_https_with_hsts_and_plain_http_without(proxy: TlsProxy):
+    with httpx.Client(verify=trusting(proxy.certificates.ca), timeout=10) as client:
+        for origin in (proxy.https_url, f"https://localhost:{proxy.https_port}"):
+            answer = client.get(f"{origin}/api/v1/organizations/org_tls")
             assert answer.status_code == 401, answer.text
             assert answer.json()["error"]["code"] == "unauthorized"
             assert answer.headers["strict-transport-security"] == HSTS
-        portal = client.get(f"{tls_proxy.https_url}/portal/l/v1.unknown.token", headers={"Accept": "application/json"})
+        portal = client.get(f"{proxy.https_url}/portal/l/v1.unknown.token", headers={"Accept": "application/json"})
         assert portal.status_code == 410 and portal.headers["strict-transport-security"] == HSTS
-        plain = client.get(f"{tls_proxy.http_url}/api/v1/organizations/org_tls")
+        plain = client.get(f"{proxy.http_url}/api/v1/organizations/org_tls")
         assert plain.status_code == 401
         assert "strict-transport-security" not in plain.headers
 
 
-def test_tls_below_1_2_is_refused_and_1_2_and_1_3_are_served(tls_proxy: TlsProxy):
-    port = int(tls_proxy.https_url.rsplit(":", 1)[1])
+def test_tls_below_1_2_is_refused_and_1_2_and_1_3_are_served(proxy: TlsProxy):
+    port = proxy.https_port
     with pytest.raises(ssl.SSLError):
-        handshake(port, tls_proxy.certificates.ca, ssl.TLSVersion.TLSv1_1)
-    assert handshake(port, tls_proxy.certificates.ca, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
-    assert handshake(port, tls_proxy.certificates.ca, ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
+        handshake(port, proxy.certificates.ca, ssl.TLSVersion.TLSv1_1)
+    assert handshake(port, proxy.certificates.ca, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+    assert handshake(port, proxy.certificates.ca, ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
 
 
-def test_services_are_told_the_scheme_the_client_used(tls_proxy: TlsProxy):
-    with httpx.Client(verify=trusting(tls_proxy.certificates.ca), timeout=10) as client:
-        over_https = client.get(f"{tls_proxy.https_url}/internal/health/audit/healthz").json()
-        over_http = client.get(f"{tls_proxy.http_url}/internal/health/audit/healthz").json()
+def test_services_are_told_the_scheme_the_client_used(proxy: TlsProxy):
+    with httpx.Client(verify=trusting(proxy.certificates.ca), timeout=10) as client:
+        over_https = client.get(f"{proxy.https_url}/internal/health/audit/healthz").json()
+        over_http = client.get(f"{proxy.http_url}/internal/health/audit/healthz").json()
     assert over_https["x-forwarded-proto"] == "https"
     assert over_http["x-forwarded-proto"] == "http"
 

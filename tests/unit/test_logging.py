@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from shared.logs import configure_logging, get_logger
+from shared.logs import configure_logging, get_logger, redact_path
 
 
 def capture_json_logs(capsys):
@@ -58,3 +58,43 @@ def test_lines_below_the_level_are_dropped_and_the_rest_kept(capsys):
     log.debug("link.redeemed", link_id="lnk_quiet")
     log.warning("kafka.unreachable")
     assert [line["event"] for line in log_lines()] == ["kafka.unreachable"]
+
+
+TOKEN = "v1.eyJsIjoibG5rXzEiLCJvIjoib3JnXzEiLCJrIjoibSJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbi1oZXJl"
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        (f"/portal/l/{TOKEN}", "/portal/l/[redacted]"),
+        (f"/portal/l/{TOKEN}?portico_probe=1", "/portal/l/[redacted]"),
+        (f"/PORTAL/L/{TOKEN}", "/PORTAL/L/[redacted]"),
+        ("/portal/l/v1.a.%C3%A9", "/portal/l/[redacted]"),
+        ("/api/v1/audit/events?cursor=abc&organization_id=org_1", "/api/v1/audit/events"),
+        ("/portal/api/session", "/portal/api/session"),
+    ],
+)
+def test_request_paths_are_logged_without_query_and_without_a_links_token(path, logged):
+    assert redact_path(path) == logged
+
+
+def test_a_link_path_or_token_is_redacted_wherever_it_appears_in_a_line(capsys):
+    log_lines = capture_json_logs(capsys)
+    get_logger("t").warning(
+        "portal.odd", detail=f"could not open http://127.0.0.1:8080/portal/l/{TOKEN} for you", seen=[TOKEN]
+    )
+    [line] = log_lines()
+    assert TOKEN not in json.dumps(line)
+    assert line["detail"] == "could not open http://127.0.0.1:8080/portal/l/[redacted] for you"
+
+
+def test_a_traceback_naming_a_link_path_is_redacted(capsys):
+    log_lines = capture_json_logs(capsys)
+    try:
+        raise ValueError(f"no route for '/portal/l/{TOKEN}'")
+    except ValueError as error:
+        # What uvicorn logs when an exception leaves the application.
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application\n", exc_info=error)
+    [line] = log_lines()
+    assert "ValueError" in line["exception"]
+    assert TOKEN not in json.dumps(line)

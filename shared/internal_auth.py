@@ -20,6 +20,12 @@ ORGANIZATION_HEADER = "X-Portico-Organization"  # set by portal-session: the ses
 CLIENT_ADDRESS_HEADER = "X-Portico-Client-Address"
 USER_AGENT_HEADER = "X-Portico-User-Agent"
 
+
+def passed_on(value: str) -> bytes:
+    """A client's header value forwarded to a sibling as it came: Starlette reads header bytes as Latin-1,
+    and httpx refuses a non-ASCII str (a user agent with an accent was a 500)."""
+    return value.encode("latin-1", "replace")
+
 ActorKind = Literal["api_key", "operator", "portal_session", "system"]
 _ACTOR_KINDS: tuple[ActorKind, ...] = ("api_key", "operator", "portal_session", "system")
 

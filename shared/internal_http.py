@@ -8,7 +8,7 @@ import httpx
 
 from portico_events import Actor
 from shared.errors import APIError
-from shared.internal_auth import ACTOR_HEADER, CLIENT_ADDRESS_HEADER, INTERNAL_TOKEN_HEADER, USER_AGENT_HEADER
+from shared.internal_auth import ACTOR_HEADER, CLIENT_ADDRESS_HEADER, INTERNAL_TOKEN_HEADER, USER_AGENT_HEADER, passed_on
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,12 @@ class InternalClient:
         if self._client is not None:
             await self._client.aclose()
 
-    def _headers(self, actor: Actor) -> dict[str, str]:
-        headers = {INTERNAL_TOKEN_HEADER: self._token, ACTOR_HEADER: f"{actor.kind}:{actor.id}"}
+    def _headers(self, actor: Actor) -> dict[str, str | bytes]:
+        headers: dict[str, str | bytes] = {INTERNAL_TOKEN_HEADER: self._token, ACTOR_HEADER: f"{actor.kind}:{actor.id}"}
         if actor.client_address:
             headers[CLIENT_ADDRESS_HEADER] = actor.client_address
         if actor.user_agent:
-            headers[USER_AGENT_HEADER] = actor.user_agent
+            headers[USER_AGENT_HEADER] = passed_on(actor.user_agent)
         return headers
 
     def _unavailable(self, status: int = 503, body: bytes = b"") -> APIError:

@@ -89,6 +89,8 @@ def configure_logging(service: str, level: str = "info", fmt: str = "json", stre
     root.setLevel(level.upper())
     # aiokafka is chatty at INFO about every group rebalance; keep its warnings.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every service-to-service call at INFO; the request log already has each request once.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

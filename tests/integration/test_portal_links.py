@@ -345,3 +345,14 @@ async def test_oversized_and_malformed_bodies_are_4xx_json(api: httpx.AsyncClien
     assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
     broken = await api.post("/api/v1/organizations", content=b'{"display_name": ', headers={"content-type": "application/json"})
     assert broken.status_code == 422 and broken.json()["error"]["code"] == "malformed_json"
+
+
+async def test_a_browser_whose_user_agent_is_not_ascii_redeems_and_reads_connections(api: httpx.AsyncClient, proxy_url: str):
+    """Header bytes outside ASCII (Latin-1 as HTTP allows) are passed on to the services behind, not a 500."""
+    link = await magic_link(api, await create_organization(api))
+    agent = "Mozilla/5.0 (X11; Linux) Navigateur-é".encode("latin-1")
+    async with httpx.AsyncClient(base_url=proxy_url, timeout=10, headers={"User-Agent": agent}) as browser:
+        redeemed = await browser.get(link_path(link), headers=JSON)
+        assert redeemed.status_code == 303
+        connections = await browser.get("/portal/api/connections")
+    assert connections.status_code == 200 and connections.json() == {"connections": []}

@@ -33,6 +33,7 @@ from shared.internal_auth import (
     INTERNAL_TOKEN_HEADER,
     ORGANIZATION_HEADER,
     USER_AGENT_HEADER,
+    passed_on,
 )
 from shared.link_tokens import InvalidLinkToken, LinkClaims, read_link_token
 from shared.redis_outbox import RedisOutboxRelay
@@ -185,13 +186,13 @@ def install_routes(
         relay.wake()
         return {"ended": True, "success_url": success_url}
 
-    def vouched_headers(request: Request, session: LiveSession) -> dict[str, str]:
+    def vouched_headers(request: Request, session: LiveSession) -> dict[str, str | bytes]:
         return {
             INTERNAL_TOKEN_HEADER: internal_token,
             ACTOR_HEADER: f"portal_session:{session.session_id}",
             ORGANIZATION_HEADER: session.organization_id,
             CLIENT_ADDRESS_HEADER: client_address(request),
-            USER_AGENT_HEADER: request.headers.get("user-agent", ""),
+            USER_AGENT_HEADER: passed_on(request.headers.get("user-agent", "")),
         }
 
     async def read_connections(session: LiveSession, request: Request, rest: str) -> httpx.Response:

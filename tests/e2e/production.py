@@ -9,7 +9,6 @@ forgets, or a secret it does not pass, fails these tests.
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,7 +21,8 @@ import yaml
 
 from shared.settings import LOCAL_POSTGRES
 from tests.integration.stack import LOCAL, ROOT, SERVICES
-from tests.tls import CertificatePaths, make_test_ca
+from tests.integration.tls_proxy import tls_proxy
+from tests.tls import CertificatePaths
 
 RELEASE = "portico"
 CHART = ROOT / "deploy" / "helm" / "portico"
@@ -30,12 +30,6 @@ HELM = Path(os.environ.get("PORTICO_HELM", Path.home() / ".cache" / "portico" / 
 PORTICO_HOST = "portico.localtest"
 HOST_PAGE_HOST = "host.localtest"
 SECRET = "portico-test"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def chart_values(public_url: str) -> dict[str, object]:
@@ -134,44 +128,31 @@ class Production:
     tls_port: int
     certificates: CertificatePaths
     environments: dict[str, dict[str, str]]
-    run_dir: Path  # the https proxy's own run directory (its logs)
+    proxy_logs: Path  # the https proxy's access and error logs
 
 
 @contextmanager
 def production_stack(workdir: Path, local_secrets: dict[str, str]) -> Iterator[Production]:
-    """Restart the running stack's services with the chart's environment and put an https proxy in front;
-    afterwards the services run again as `make up` started them, whatever happened."""
-    tls_port = free_port()
-    public_url = f"https://{PORTICO_HOST}:{tls_port}"
-    certificates = make_test_ca(workdir / "tls", [PORTICO_HOST, HOST_PAGE_HOST])
-    environments = {
-        service: on_loopback(env)
-        for service, env in chart_environment(chart_values(public_url), secret_values(local_secrets), workdir).items()
-    }
-    ports = [int(env[f"PORTICO_{service.upper().replace('-', '_')}_PORT"]) for service, env in environments.items()]
+    """Put an https proxy in front of the running stack and restart its services with the chart's
+    environment; afterwards the services run again as `make up` started them, whatever happened."""
     plain = dict(os.environ)
-    proxy_env = base_environment() | {
-        "PORTICO_RUN_DIR": str(workdir / "run"),
-        "PORTICO_PROXY_PORT": str(free_port()),
-        "PORTICO_PROXY_TLS_PORT": str(tls_port),
-        "PORTICO_TLS_CERT_FILE": str(certificates.certificate),
-        "PORTICO_TLS_KEY_FILE": str(certificates.key),
-        "PORTICO_INTERNAL_TOKEN": local_secrets["PORTICO_INTERNAL_TOKEN"],
-    }
-    run_local("services.sh", "stop", env=plain)
-    try:
-        for service, env in environments.items():
-            run_local("services.sh", "start", service, env=base_environment() | env)
-        wait_ready(ports)
-        run_local("nginx.sh", "start", env=proxy_env)
-        try:
-            yield Production(public_url, tls_port, certificates, environments, workdir / "run")
-        finally:
-            run_local("nginx.sh", "stop", env=proxy_env)
-    finally:
+    with tls_proxy(workdir, hostnames=(PORTICO_HOST, HOST_PAGE_HOST), PORTICO_INTERNAL_TOKEN=local_secrets["PORTICO_INTERNAL_TOKEN"]) as proxy:
+        public_url = f"https://{PORTICO_HOST}:{proxy.https_port}"
+        environments = {
+            service: on_loopback(env)
+            for service, env in chart_environment(chart_values(public_url), secret_values(local_secrets), workdir).items()
+        }
+        ports = [int(env[f"PORTICO_{service.upper().replace('-', '_')}_PORT"]) for service, env in environments.items()]
         run_local("services.sh", "stop", env=plain)
-        run_local("services.sh", "start", env=plain)
-        wait_ready(ports)
+        try:
+            for service, env in environments.items():
+                run_local("services.sh", "start", service, env=base_environment() | env)
+            wait_ready(ports)
+            yield Production(public_url, proxy.https_port, proxy.certificates, environments, proxy.logs)
+        finally:
+            run_local("services.sh", "stop", env=plain)
+            run_local("services.sh", "start", env=plain)
+            wait_ready(ports)
 
 
 class LocaltestTransport(httpx.AsyncHTTPTransport):

@@ -13,8 +13,9 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Screenshots
 from tests.e2e.production import HELM, HOST_PAGE_HOST, LocaltestTransport, Production, production_stack, trust_store
 from tests.e2e.test_portal_embedding import host_page
 from tests.fixtures.identity_providers import LoopbackServer, Route, loopback_server, make_certificate, pem
-from tests.integration.stack import Stack
 from tests.integration.polling import eventually
+from tests.integration.stack import Stack
+from tests.integration.test_no_secrets_in_logs import RUN_LOGS, hits, log_files, token_of, token_parts
 
 pytestmark = pytest.mark.skipif(not HELM.exists(), reason=f"helm is not at {HELM} (make helm-check builds it)")
 SECRET_NAMES = ("PORTICO_INTERNAL_TOKEN", "PORTICO_LINK_SIGNING_KEY", "PORTICO_ENCRYPTION_KEYS")
@@ -184,3 +185,23 @@ async def test_a_link_opened_directly_on_https_redirects_into_the_portal(
     response = await https_page.goto(link)
     assert response is not None and response.url == f"{production.public_url}/portal/"
     await expect(https_page.get_by_role("heading", level=1)).to_have_text("Set up single sign-on for Hooli")
+
+
+async def test_no_link_token_or_session_cookie_reaches_a_log_in_the_chart_configuration(
+    production: Production, https_api: httpx.AsyncClient, https_page: Page
+):
+    org_id = await organization(https_api, "Massive Dynamic", "https://app.massive.example")
+    links = f"/api/v1/organizations/{org_id}/portal_links"
+    magic = (await https_api.put(links)).json()["link"]["location"]
+    shareable = (await https_api.post(links, json={"kind": "shareable"})).json()["link"]["location"]
+    for location in (magic, shareable, magic):  # the last one is refused: used
+        await https_page.goto(f"{location}?utm_source=mail")
+    await expect(https_page.get_by_role("heading", level=1)).to_have_text("This setup link has already been used")
+    cookies = [c["value"] for c in await https_page.context.cookies() if c["name"] == "portico_session"]
+    assert cookies
+    searched = {f"{kind} token part {i}": part for kind, location in (("magic", magic), ("shareable", shareable))
+                for i, part in enumerate(token_parts(token_of(location)))}
+    searched |= {f"session cookie {i}": value for i, value in enumerate(cookies)}
+    files = log_files(RUN_LOGS, production.proxy_logs)
+    assert any(path.name == "nginx-access.log" and "/portal/l/[redacted]" in path.read_text() for path in files)
+    assert hits(searched, files) == []

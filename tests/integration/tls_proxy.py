@@ -32,9 +32,10 @@ class TlsProxy:
 
 
 @contextmanager
-def tls_proxy(directory: Path, **env: str) -> Iterator[TlsProxy]:
-    """Serve http and https on two free loopback ports until the block ends; `env` adds PORTICO_* settings."""
-    certificates = make_test_ca(directory / "certs", ["127.0.0.1", "localhost"])
+def tls_proxy(directory: Path, hostnames: tuple[str, ...] = ("127.0.0.1", "localhost"), **env: str) -> Iterator[TlsProxy]:
+    """Serve http and https on two free loopback ports until the block ends, with a certificate for
+    `hostnames`; `env` adds PORTICO_* settings."""
+    certificates = make_test_ca(directory / "certs", list(hostnames))
     http_port, https_port = unused_port(), unused_port()
     env = stack_secrets() | {
         "PORTICO_RUN_DIR": str(directory / "run"),

@@ -230,7 +230,10 @@ class OperatorSignInFailed(EventData):
     event_type: ClassVar[str] = "portico.operator.sign_in_failed"
     topic: ClassVar[str] = TOPIC_LINKS
     organization_id: str = INSTALLATION
-    email: str = Field(description="The email as typed (at most 254 characters); never the password.")
+    email: str = Field(description=(
+        "The email as typed, trimmed and lower-cased, when it reads as an address (at most 254 characters); "
+        "anything else as hmac-sha256:<16 hex>, so a password typed into the field is never kept."
+    ))
     operator_id: str | None = Field(default=None, description="The account the email names, when there is one.")
     reason: Literal["invalid_credentials", "locked_out"]
 

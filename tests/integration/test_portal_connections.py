@@ -108,3 +108,20 @@ async def test_forged_identity_headers_do_not_reach_a_service(proxy_url: str):
             headers={"X-Portico-Internal-Token": "guess", "X-Portico-Actor": "api_key:key_x"},
         )
     assert response.status_code == 401
+
+
+async def test_a_portal_patch_with_an_if_match_in_other_digits_is_a_400_and_changes_nothing(
+    api: httpx.AsyncClient, proxy_url: str
+):
+    _, browser, csrf = await portal_browser(api, proxy_url, "Digits Co")
+    try:
+        created = (await browser.post("/portal/api/connections", json=saml_body(), headers={"X-CSRF-Token": csrf})).json()
+        path = f"/portal/api/connections/{created['connection']['id']}"
+        patched = await browser.patch(
+            path, json={"saml": {"sso_url": "https://acme.okta.com/other"}},
+            headers={"X-CSRF-Token": csrf, "If-Match": '"²"'.encode("latin-1")},
+        )
+        assert patched.status_code == 400 and patched.json()["error"]["code"] == "invalid_if_match"
+        assert (await browser.get(path)).json()["connection"]["version"] == created["connection"]["version"]
+    finally:
+        await browser.aclose()

@@ -318,6 +318,8 @@ async def test_bad_organization_bodies_name_the_field(api: httpx.AsyncClient, bo
         ({"kind": "shareable", "expires_in_seconds": "soon"}, "expires_in_seconds"),
         ({"kind": "forever"}, "kind"),
         ({"kind": "shareable", "return_url": "https://evil.example.net/phish"}, "return_url"),
+        ({"kind": "shareable", "return_url": "https://app.example.com:99999/back"}, "return_url"),
+        ({"kind": "shareable", "success_url": "https://[::1/done"}, "success_url"),
         ({"kind": "shareable", "success_url": "javascript:alert(1)"}, "success_url"),
     ],
 )

@@ -111,17 +111,24 @@ def normalize_origin(value: str, field: str) -> str:
 
 
 def origin_of(url: str) -> str | None:
-    parts = urlsplit(url)
+    """`scheme://host[:port]` of a URL, or None when it has none (or an unreadable port or bracket)."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return None
     if not parts.scheme or not parts.hostname:
         return None
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname.lower()}{port}"
 
 
 def check_redirect_url(url: str, field: str, allowed_origins: set[str]) -> str:
     """Refuse open redirects: the URL must be https (or http on loopback) on an allowed origin."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [IPv6 bracket
+        raise DomainError("invalid_url", f"{field} must be an absolute https URL.", field) from None
+    if origin_of(url) is None or parts.scheme not in ("https", "http") or not parts.hostname:
         raise DomainError("invalid_url", f"{field} must be an absolute https URL.", field)
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise DomainError("insecure_url", f"{field} must use https (http is allowed only on loopback).", field)

@@ -211,7 +211,7 @@ def install_routes(
         headers = vouched_headers(request, session)
         for name in ("content-type", "if-match"):
             if name in request.headers:
-                headers[name] = request.headers[name]
+                headers[name] = passed_on(request.headers[name])
         assert connections.client is not None
         try:
             upstream = await connections.client.request(

@@ -65,20 +65,15 @@ class InternalClient:
         return self._client
 
     async def get_json(self, path: str, actor: Actor, params: Mapping[str, str] | None = None) -> Upstream:
-        try:
-            response = await self.client.get(path, params=params, headers=self._headers(actor))
-        except httpx.HTTPError:
-            raise self._unavailable() from None
-        if response.status_code >= 500:
-            raise self._unavailable(response.status_code, response.content)
-        try:
-            return Upstream(response.status_code, response.json())
-        except ValueError:
-            raise self._unavailable() from None
+        return await self._json(self.client.build_request("GET", path, params=params, headers=self._headers(actor)))
 
     async def post_json(self, path: str, actor: Actor, body: Mapping[str, Any]) -> Upstream:
+        return await self._json(self.client.build_request("POST", path, json=body, headers=self._headers(actor)))
+
+    async def _json(self, request: httpx.Request) -> Upstream:
+        """The sibling's JSON answer below 500; a 5xx, no answer or no JSON is a 503 (or the sibling's own error)."""
         try:
-            response = await self.client.post(path, json=body, headers=self._headers(actor))
+            response = await self.client.send(request)
         except httpx.HTTPError:
             raise self._unavailable() from None
         if response.status_code >= 500:

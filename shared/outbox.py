@@ -67,6 +67,8 @@ class OutboxRelay(RelayLoop):
 
     async def step(self) -> bool:
         """Lead while this replica holds the lock; otherwise let the poll interval pass."""
+        if not self._broker.running:
+            return False  # not connected to Kafka (yet, or with wrong credentials): leave the lead to one that is
         async with self._pool.acquire() as conn:
             if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", _RELAY_LOCK):
                 return False  # another replica relays this database

@@ -57,6 +57,8 @@ class RedisOutboxRelay(RelayLoop):
         self._trim = redis.register_script(_TRIM_IF_HOLDER)
 
     async def step(self) -> bool:
+        if not self._broker.running:
+            return False  # not connected to Kafka (yet, or with wrong credentials): leave the lease to one that is
         claimed = await self._claim(keys=[self._list_key, self._lease_key], args=[self._holder, LEASE_MS, self._batch_size])
         if not claimed[0]:
             return False  # another replica relays

@@ -1,7 +1,7 @@
 """A service's resources (Postgres pool, Redis, Kafka broker, outbox relay) and the lifespan that opens them."""
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -20,6 +20,8 @@ from shared.service import connect_with_retry, create_http_app
 from shared.settings import Settings
 
 log = structlog.get_logger("shared.runtime")
+# A broker whose connection never came up can hang in stop(); shutdown must still finish.
+BROKER_STOP_TIMEOUT_S = 10.0
 
 
 def describe_kafka_error(error: Exception) -> str:
@@ -119,11 +121,16 @@ class ServiceRuntime:
     async def _close(self) -> None:
         if self._kafka_connect is not None:
             self._kafka_connect.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._kafka_connect  # a connection attempt still under way ends before the broker stops
         for component in reversed(self.components):
             await component.stop()
         if self.relay is not None:
             await self.relay.stop()
-        await self.broker.stop()
+        try:
+            await asyncio.wait_for(self.broker.stop(), BROKER_STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.error("kafka.stop_timed_out", service=self.name, timeout_s=BROKER_STOP_TIMEOUT_S)
         if self.redis is not None:
             await self.redis.aclose()
         if self.pool is not None:

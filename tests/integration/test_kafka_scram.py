@@ -106,4 +106,9 @@ async def test_a_wrong_scram_password_turns_readyz_red_saying_why(settings: Sett
         assert "invalid credentials" in answer.json()["problems"]["kafka"]
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave it behind, whatever the assertion below says
+            process.wait(timeout=10)
+            raise AssertionError("portal-session did not stop within 20 s of SIGTERM") from None

@@ -5,9 +5,18 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export PORTICO_VENV := $(abspath $(VENV))
 
-.PHONY: install up down run logs status test test-unit test-integration bench clean
+.PHONY: install install-test system-packages system-packages-test up down run logs status test test-unit test-integration bench clean
 
-install: $(VENV)/.installed
+# Everything `make up` needs: Debian packages (installed when root; otherwise the command to run is
+# printed), the Kafka jars and the virtualenv. `make test` also gets Chromium, the NSS tools and helm.
+install: system-packages $(VENV)/.installed
+install-test: system-packages-test $(VENV)/.installed
+
+system-packages:
+	@bash deploy/local/install.sh
+
+system-packages-test:
+	@bash deploy/local/install.sh --tests
 
 $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml clients/events/pyproject.toml clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,13 +43,13 @@ logs:
 status:
 	@for s in kafka postgres redis services nginx; do bash deploy/local/$$s.sh status; done || true
 
-test: install
+test: install-test
 	$(PY) -m pytest -q
 
-test-unit: install
+test-unit: install-test
 	$(PY) -m pytest -q tests/unit
 
-test-integration: install
+test-integration: install-test
 	$(PY) -m pytest -q tests/integration
 
 # Lint and render the Helm chart (deploy/helm/portico) with its defaults and production-like values;
@@ -55,7 +64,7 @@ bench: up
 	$(PY) -m bench
 
 clean: down
-	rm -rf .run
+	@bash deploy/local/clean.sh
 
 # Faults against the running stack while a driver process runs real operations; prints the table
 # (docs/reliability.md). `make test` runs the short form (tests/integration/test_chaos.py).

@@ -23,6 +23,25 @@ while IFS='=' read -r key value; do
   [ -n "${!key:-}" ] || export "$key=$value"
 done <"$SECRETS_FILE"
 
+# system_state_dir: where state lives that daemons running as their own users must reach (postgres's
+# cluster, nginx workers' temp files). A clone may sit where they cannot enter (a home of mode 700), so
+# as root that is /var/lib/portico/<hash of the run directory>; otherwise the run directory itself.
+system_state_dir() {
+  if [ "$(id -u)" != 0 ]; then echo "$PORTICO_RUN_DIR"; return; fi
+  echo "${PORTICO_SYSTEM_STATE_ROOT:-/var/lib/portico}/$(readlink -f "$PORTICO_RUN_DIR" | sha256sum | cut -c1-16)"
+}
+
+# make_system_state_dir: create it (root: mode 755, and remember which run directory it serves).
+make_system_state_dir() {
+  local dir; dir=$(system_state_dir)
+  mkdir -p "$dir"
+  if [ "$dir" != "$PORTICO_RUN_DIR" ]; then
+    chmod 755 "$(dirname "$dir")" "$dir"
+    readlink -f "$PORTICO_RUN_DIR" >"$dir/run-dir"
+  fi
+  echo "$dir"
+}
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 

@@ -4,6 +4,7 @@
 #   bash deploy/local/kafka.sh start    # idempotent: no-op when already up; uses a foreign Kafka already on the port
 #   bash deploy/local/kafka.sh status   # exit 0 when 127.0.0.1:$PORTICO_KAFKA_PORT answers Kafka requests, 3 otherwise
 #   bash deploy/local/kafka.sh stop     # stops only the process whose pid we recorded
+#   bash deploy/local/kafka.sh fetch    # only download the jars (deploy/local/install.sh)
 #
 # Jars come from Maven Central through mvn (deploy/local/kafka/pom.xml) into
 # $PORTICO_CACHE_DIR/kafka-$KAFKA_VERSION/libs, once. State lives in $PORTICO_RUN_DIR/kafka
@@ -277,7 +278,8 @@ main() {
       flock -w 120 9 || die "another kafka.sh $cmd holds $PORTICO_RUN_DIR/pids/kafka.lock"
       "cmd_$cmd" ;;
     status) cmd_status ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    fetch) ensure_jars ;;
+    *) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
   esac
 }
 

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # PostgreSQL for local runs and tests: start|stop|status.
 # Uses a server already listening on $PORTICO_POSTGRES_PORT (default 5432) if there is one; otherwise
-# initialises a private cluster under $PORTICO_RUN_DIR/postgres from the Debian packages and starts it
-# on 127.0.0.1 only. Either way it creates the role and the per-service databases idempotently.
+# initialises a private cluster from the Debian packages and starts it on 127.0.0.1 only. Either way it
+# creates the role and the per-service databases idempotently. The cluster lives where the server's
+# user can reach it (common.sh system_state_dir; as root the server runs as `postgres`), linked from
+# $PORTICO_RUN_DIR/postgres; its log is linked as $PORTICO_RUN_DIR/logs/postgres.log.
 source "$(dirname "$0")/common.sh"
 
 PORT="${PORTICO_POSTGRES_PORT:-5432}"
 PG_USER_PASSWORD="${PORTICO_POSTGRES_PASSWORD:-portico}"
 DATABASES=(portico_link_issuer portico_connection_config portico_audit)
-DATA="$PORTICO_RUN_DIR/postgres/data"
-SOCKET_DIR="$PORTICO_RUN_DIR/postgres/socket"
+if [ -d "$PORTICO_RUN_DIR/postgres/data" ] && [ ! -L "$PORTICO_RUN_DIR/postgres" ]; then
+  PG_HOME="$PORTICO_RUN_DIR/postgres"  # a cluster made inside the run directory by an earlier version
+else
+  PG_HOME="$(system_state_dir)/postgres"
+fi
+DATA="$PG_HOME/data"
+SOCKET_DIR="$PG_HOME/socket"
+PG_LOG="$PG_HOME/postgres.log"
 
 pg_bin() {
   local dir
@@ -18,9 +26,10 @@ pg_bin() {
   die "PostgreSQL is not installed (apt-get install postgresql)"
 }
 
-# as_postgres CMD...: the server refuses to run as root, so root runs it as the postgres user.
+# as_postgres CMD...: the server refuses to run as root, so root runs it as the postgres user (from /,
+# since the caller's folder may be one postgres cannot enter).
 as_postgres() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # provision SOCKET_DIR: create the role and databases through the server's Unix socket as its superuser.
@@ -51,8 +60,9 @@ start() {
     return 0
   fi
   local bin; bin=$(pg_bin)
-  mkdir -p "$SOCKET_DIR" "$(dirname "$DATA")"
-  [ "$(id -u)" = 0 ] && chown postgres: "$PORTICO_RUN_DIR/postgres" "$SOCKET_DIR"
+  [ "$PG_HOME" = "$PORTICO_RUN_DIR/postgres" ] || { make_system_state_dir >/dev/null; ln -sfn "$PG_HOME" "$PORTICO_RUN_DIR/postgres"; }
+  mkdir -p "$SOCKET_DIR"
+  [ "$(id -u)" = 0 ] && chown postgres: "$PG_HOME" "$SOCKET_DIR" && chmod 700 "$PG_HOME"
   if [ ! -f "$DATA/PG_VERSION" ]; then
     log "postgres: initialising a private cluster in $DATA"
     as_postgres "$bin/initdb" -D "$DATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
@@ -65,10 +75,10 @@ max_connections = 200
 shared_buffers = 128MB
 CONF
   fi
-  touch "$PORTICO_RUN_DIR/logs/postgres.log"
-  [ "$(id -u)" = 0 ] && chown postgres: "$PORTICO_RUN_DIR/logs/postgres.log"
-  as_postgres "$bin/pg_ctl" -D "$DATA" -l "$PORTICO_RUN_DIR/logs/postgres.log" -w -t 60 start >/dev/null \
-    || { tail -n 30 "$PORTICO_RUN_DIR/logs/postgres.log" >&2; die "postgres did not start"; }
+  as_postgres touch "$PG_LOG"
+  ln -sfn "$PG_LOG" "$PORTICO_RUN_DIR/logs/postgres.log"
+  as_postgres "$bin/pg_ctl" -D "$DATA" -l "$PG_LOG" -w -t 60 start >/dev/null \
+    || { tail -n 30 "$PG_LOG" >&2; die "postgres did not start"; }
   head -n 1 "$DATA/postmaster.pid" >"$(pid_file postgres)"
   provision "$SOCKET_DIR"
   log "postgres ready on 127.0.0.1:$PORT (pid $(cat "$(pid_file postgres)"))"

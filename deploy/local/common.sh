@@ -23,17 +23,19 @@ while IFS='=' read -r key value; do
   [ -n "${!key:-}" ] || export "$key=$value"
 done <"$SECRETS_FILE"
 
-# system_state_dir: where state lives that daemons running as their own users must reach (postgres's
-# cluster, nginx workers' temp files). A clone may sit where they cannot enter (a home of mode 700), so
-# as root that is /var/lib/portico/<hash of the run directory>; otherwise the run directory itself.
+# system_state_dir USER: where state lives that a daemon running as USER must reach (postgres's cluster).
+# The run directory, unless USER cannot enter it (a clone in a home of mode 700, run by root): then
+# /var/lib/portico/<hash of the run directory>.
 system_state_dir() {
-  if [ "$(id -u)" != 0 ]; then echo "$PORTICO_RUN_DIR"; return; fi
+  if [ "$(id -u)" != 0 ] || runuser -u "$1" -- test -x "$PORTICO_RUN_DIR" 2>/dev/null; then
+    echo "$PORTICO_RUN_DIR"; return
+  fi
   echo "${PORTICO_SYSTEM_STATE_ROOT:-/var/lib/portico}/$(readlink -f "$PORTICO_RUN_DIR" | sha256sum | cut -c1-16)"
 }
 
-# make_system_state_dir: create it (root: mode 755, and remember which run directory it serves).
+# make_system_state_dir USER: create it (outside the run directory: mode 755, naming the run directory it serves).
 make_system_state_dir() {
-  local dir; dir=$(system_state_dir)
+  local dir; dir=$(system_state_dir "$1")
   mkdir -p "$dir"
   if [ "$dir" != "$PORTICO_RUN_DIR" ]; then
     chmod 755 "$(dirname "$dir")" "$dir"

@@ -40,12 +40,7 @@ render_template() {
 }
 
 render() {
-  mkdir -p "$PREFIX/conf.d"
-  # Workers (nobody, when root starts nginx) write request bodies and buffered answers here: somewhere
-  # they can reach whichever folder the clone is in.
-  local temp; temp="$(make_system_state_dir)/nginx-temp"
-  mkdir -p "$temp"
-  [ "$(id -u)" = 0 ] && chown nobody: "$temp"
+  mkdir -p "$PREFIX/temp" "$PREFIX/conf.d"
   (umask 077  # portico.conf holds the internal token
     export LINK_ISSUER_UPSTREAM PORTAL_SESSION_UPSTREAM CONNECTION_CONFIG_UPSTREAM AUDIT_UPSTREAM
     LINK_ISSUER_UPSTREAM=$(upstream_servers link-issuer)
@@ -78,11 +73,15 @@ pid $PREFIX/nginx.pid;
 error_log $PORTICO_RUN_DIR/logs/nginx-error.log warn;
 events { worker_connections 1024; }
 http {
-    client_body_temp_path $temp/body;
-    proxy_temp_path $temp/proxy;
-    fastcgi_temp_path $temp/fastcgi;
-    uwsgi_temp_path $temp/uwsgi;
-    scgi_temp_path $temp/scgi;
+    client_body_temp_path $PREFIX/temp/body;
+    proxy_temp_path $PREFIX/temp/proxy;
+    fastcgi_temp_path $PREFIX/temp/fastcgi;
+    uwsgi_temp_path $PREFIX/temp/uwsgi;
+    scgi_temp_path $PREFIX/temp/scgi;
+    # Workers (nobody, when root starts nginx) may not be able to enter the run directory (a clone in a
+    # home of mode 700): bodies (at most 2 MiB) stay in memory and answers stream, so no temp file is written.
+    client_body_buffer_size 2m;
+    proxy_max_temp_file_size 0;
     include $PREFIX/conf.d/portico.conf;
 $tls_include}
 CONF

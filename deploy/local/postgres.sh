@@ -13,7 +13,7 @@ DATABASES=(portico_link_issuer portico_connection_config portico_audit)
 if [ -d "$PORTICO_RUN_DIR/postgres/data" ] && [ ! -L "$PORTICO_RUN_DIR/postgres" ]; then
   PG_HOME="$PORTICO_RUN_DIR/postgres"  # a cluster made inside the run directory by an earlier version
 else
-  PG_HOME="$(system_state_dir)/postgres"
+  PG_HOME="$(system_state_dir postgres)/postgres"
 fi
 DATA="$PG_HOME/data"
 SOCKET_DIR="$PG_HOME/socket"
@@ -60,7 +60,7 @@ start() {
     return 0
   fi
   local bin; bin=$(pg_bin)
-  [ "$PG_HOME" = "$PORTICO_RUN_DIR/postgres" ] || { make_system_state_dir >/dev/null; ln -sfn "$PG_HOME" "$PORTICO_RUN_DIR/postgres"; }
+  [ "$PG_HOME" = "$PORTICO_RUN_DIR/postgres" ] || { make_system_state_dir postgres >/dev/null; ln -sfn "$PG_HOME" "$PORTICO_RUN_DIR/postgres"; }
   mkdir -p "$SOCKET_DIR"
   [ "$(id -u)" = 0 ] && chown postgres: "$PG_HOME" "$SOCKET_DIR" && chmod 700 "$PG_HOME"
   if [ ! -f "$DATA/PG_VERSION" ]; then

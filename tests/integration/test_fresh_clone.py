@@ -86,6 +86,9 @@ def test_make_up_in_a_fresh_copy_in_a_private_home_serves_the_api_and_make_clean
         seconds = time.monotonic() - started
         answer = httpx.post(f"{env['PORTICO_PUBLIC_URL']}/api/v1/organizations", json={"display_name": "x"}, timeout=10)
         assert answer.status_code == 401 and answer.json()["error"]["code"] == "unauthorized"
+        # nginx's workers (nobody) cannot enter this home: a large body must not need a temp file there.
+        large = httpx.post(f"{env['PORTICO_PUBLIC_URL']}/api/v1/organizations", content=b"x" * 1_500_000, timeout=10)
+        assert large.status_code == 401 and large.json()["error"]["code"] == "unauthorized"
         print(f"fresh copy: make up answered after {seconds:.1f} s")  # shown with -s
         if os.geteuid() == 0:  # postgres could not have entered the private home: the cluster lives outside it
             assert (clone / ".run" / "postgres").is_symlink()

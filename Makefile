@@ -43,7 +43,9 @@ logs:
 status:
 	@for s in kafka postgres redis services nginx; do bash deploy/local/$$s.sh status; done || true
 
+# The linter first (ruff, configured in pyproject.toml): a finding fails the run before any server starts.
 test: install-test
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 test-unit: install-test

@@ -14,8 +14,8 @@ import uuid
 
 import httpx
 
-from link_issuer import admin
-from link_issuer.console_store import address_failures_key
+from link_issuer.accounts import admin
+from link_issuer.console.store import address_failures_key
 from shared.redis_client import create_redis
 from shared.settings import Settings
 

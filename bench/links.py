@@ -22,7 +22,7 @@ from bench import baselines
 from bench.proxy_log import log_offset, proxy_times
 from bench.stats import percentile, print_table, write_results
 from bench.throughput import Step, best_step, ramp, run_step, step_rows
-from link_issuer.admin import create_api_key
+from link_issuer.accounts.admin import create_api_key
 from shared.redis_client import create_redis
 from shared.settings import Settings
 

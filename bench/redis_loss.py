@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from link_issuer.admin import create_api_key
+from link_issuer.accounts.admin import create_api_key
 from shared.redis_client import create_redis
 from shared.settings import Settings
 

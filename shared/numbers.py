@@ -6,7 +6,7 @@ refuses more than 4,300 digits: every number read from a header, a query or a cu
 import re
 
 MAX_DIGITS = 19  # the longest a signed 64-bit integer (Postgres bigint) can be
-_ASCII_DIGITS = re.compile(r"[0-9]{1,%d}" % MAX_DIGITS)
+_ASCII_DIGITS = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
 
 
 def whole_number(text: str) -> int | None:

@@ -5,8 +5,8 @@ import asyncpg
 import structlog
 from faststream.kafka import KafkaBroker
 
-from shared.broker import publish_events
 from portico_events import CloudEvent
+from shared.broker import publish_events
 from shared.relay import RelayLoop
 
 log = structlog.get_logger("shared.outbox")
@@ -31,6 +31,12 @@ async def enqueue_events(conn: asyncpg.Connection, events: Iterable[CloudEvent])
     """
     ids, payloads = _queue_arguments(events)
     await conn.execute(f"WITH queued AS ({_QUEUE.format(ids=1, payloads=2)}) {_WAKE_RELAY}", ids, payloads)
+
+
+async def record_events(pool: asyncpg.Pool, events: Iterable[CloudEvent]) -> None:
+    """Queue events that describe no change of this database (a failed sign-in, an audit export)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue_events(conn, events)
 
 
 async def execute_with_events(

@@ -5,8 +5,8 @@ import secrets
 from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
-from shared.broker import publish_events
 from portico_events import CloudEvent
+from shared.broker import publish_events
 from shared.relay import RelayLoop
 
 LEASE_MS = 5_000

@@ -4,8 +4,8 @@ import asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from shared.broker import aiokafka_options
 from portico_events import ALL_TOPICS
+from shared.broker import aiokafka_options
 from shared.logs import configure_logging, get_logger
 from shared.settings import Settings, get_settings
 

@@ -9,7 +9,7 @@ from bench.chaos.faults import FaultError, is_ours
 from bench.chaos.report import report
 from bench.chaos.runner import Result, restore, run_scenario
 from bench.chaos.scenarios import full_run, short_run
-from link_issuer.admin import create_api_key
+from link_issuer.accounts.admin import create_api_key
 from shared.settings import Settings
 
 

@@ -125,7 +125,8 @@ class KillService(Fault):
 
 @dataclass
 class RedeliverFromZero(Fault):
-    """Consumer groups (every service's, unless `services` names fewer) rewound to offset zero of every topic: each owning service is stopped (TERM, so
+    """Consumer groups (every service's, unless `services` names fewer) rewound to offset zero of every topic:
+    each owning service is stopped (TERM, so
     its group is empty), the group's offsets are committed at the start of each partition, and the
     service is started again to read the whole history a second time."""
 

@@ -6,7 +6,7 @@ before any key exists.
 import argparse
 import asyncio
 
-from link_issuer import admin
+from link_issuer.accounts import admin
 from portico_cli.output import EXIT_NOT_FOUND, CLIError, print_json, print_table
 from shared.settings import Settings
 

@@ -6,9 +6,9 @@ first admin can be made before anyone can sign in. A one-time password is printe
 import argparse
 import asyncio
 
-from link_issuer import admin
+from link_issuer.accounts import admin
+from link_issuer.accounts.operators import Role
 from link_issuer.domain import DomainError
-from link_issuer.operators import Role
 from portico_cli.output import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CLIError, print_json, print_table
 from shared.settings import Settings
 

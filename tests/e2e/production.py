@@ -136,7 +136,8 @@ def production_stack(workdir: Path, local_secrets: dict[str, str]) -> Iterator[P
     """Put an https proxy in front of the running stack and restart its services with the chart's
     environment; afterwards the services run again as `make up` started them, whatever happened."""
     plain = dict(os.environ)
-    with tls_proxy(workdir, hostnames=(PORTICO_HOST, HOST_PAGE_HOST), PORTICO_INTERNAL_TOKEN=local_secrets["PORTICO_INTERNAL_TOKEN"]) as proxy:
+    token = local_secrets["PORTICO_INTERNAL_TOKEN"]
+    with tls_proxy(workdir, hostnames=(PORTICO_HOST, HOST_PAGE_HOST), PORTICO_INTERNAL_TOKEN=token) as proxy:
         public_url = f"https://{PORTICO_HOST}:{proxy.https_port}"
         environments = {
             service: on_loopback(env)

@@ -365,8 +365,10 @@ async def test_an_admin_manages_api_keys_and_operators_and_every_page_fits_a_pho
         organization_id = (await api.post("/api/v1/organizations", json={"display_name": "Phone Co"})).json()["organization"]["id"]
         await api.post(f"/api/v1/organizations/{organization_id}/portal_links", json={"kind": "shareable"})
         await page.set_viewport_size({"width": 390, "height": 844})
-        for path, name in (("/console/organizations", "phone-organizations"), (f"/console/organizations/{organization_id}", "phone-organization"),
-                           (f"/console/audit?organization_id={organization_id}", "phone-audit"), ("/console/api-keys", None), ("/console/operators", None),
+        for path, name in (("/console/organizations", "phone-organizations"),
+                           (f"/console/organizations/{organization_id}", "phone-organization"),
+                           (f"/console/audit?organization_id={organization_id}", "phone-audit"),
+                           ("/console/api-keys", None), ("/console/operators", None),
                            ("/console/password", None)):
             await page.goto(f"{proxy_url}{path}")
             await expect(page.locator("#results-status, #links-status, #password-form").first).to_be_attached()

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 import httpx
 from redis.asyncio import Redis
 
-from link_issuer import admin
-from link_issuer.console_store import address_failures_key
+from link_issuer.accounts import admin
+from link_issuer.console.store import address_failures_key
 from shared.settings import Settings
 
 PASSWORD = "a long and tested password"

@@ -101,7 +101,7 @@ async def test_consumer_killed_mid_batch_loses_and_duplicates_nothing(
     for kill_at in (EVENTS // 10, EVENTS // 2):  # two crashes at different points, then a clean run
         consumer = start_consumer(crash_topic, group_id)
         try:
-            progress = await eventually(lambda: recorded(audit_db, organizations), lambda n: n >= kill_at, 60)
+            progress = await eventually(lambda: recorded(audit_db, organizations), lambda n, at=kill_at: n >= at, 60)
             assert progress >= kill_at, "the consumer never got going"
         finally:
             kill(consumer)

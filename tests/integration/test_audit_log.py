@@ -17,8 +17,6 @@ from faststream.kafka import KafkaBroker
 from audit import store
 from audit.app import writer_database_url
 from audit.domain import entry_from_event
-from shared.broker import publish_event, publish_events
-from shared.db import create_pool
 from portico_events import (
     Actor,
     CloudEvent,
@@ -34,6 +32,8 @@ from portico_events import (
     PortalSessionEnded,
     PortalSessionStarted,
 )
+from shared.broker import publish_event, publish_events
+from shared.db import create_pool
 from shared.ids import new_id
 from shared.settings import Settings
 from tests.integration.polling import eventually

@@ -98,7 +98,8 @@ def test_connections_list_prints_status_and_never_a_secret(cli_env: dict[str, st
         csrf = browser.get("/portal/api/session").json()["session"]["csrf_token"]
         for body in (
             {"type": "saml", "provider": "okta", "saml": {"idp_entity_id": "http://www.okta.com/exk-cli",
-                                                          "sso_url": "https://acme.okta.com/sso", "certificates": [pem(make_certificate())]}},
+                                                          "sso_url": "https://acme.okta.com/sso",
+                                                          "certificates": [pem(make_certificate())]}},
             {"type": "oidc", "provider": "generic_oidc", "oidc": {"client_id": "cli-app", "client_secret": secret}},
         ):
             assert browser.post("/portal/api/connections", json=body, headers={"X-CSRF-Token": csrf}).status_code == 201

@@ -15,12 +15,12 @@ from connection_config.connections import ConnectionService
 from connection_config.outbound import Fetcher, OutboundPolicy
 from connection_config.schemas import CreateConnection
 from connection_config.secretbox import Keyring
+from portico_events import TOPIC_CONNECTIONS, Actor
 from shared import outbox
 from shared.broker import make_broker
 from shared.db import apply_migrations, create_pool
-from shared.outbox import OutboxRelay
-from portico_events import TOPIC_CONNECTIONS, Actor
 from shared.ids import SystemClock, new_id
+from shared.outbox import OutboxRelay
 from shared.settings import Settings
 from tests.fixtures.identity_providers import (
     Route,
@@ -148,7 +148,7 @@ async def test_stale_if_match_is_412_with_the_current_version_and_missing_is_428
 def _hostile_documents() -> dict[str, str]:
     okta = vendor_metadata("okta", make_certificate())
     start, end = okta.index("<md:KeyDescriptor"), okta.index("</md:KeyDescriptor>") + len("</md:KeyDescriptor>")
-    laughs = "".join(f'<!ENTITY l{i} "{"&l%d;" % (i - 1) * 10}">' for i in range(1, 10))
+    laughs = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
     return {
         "xxe": '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
         "billion_laughs": f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY l0 "lol">{laughs}]><r>&l9;</r>',

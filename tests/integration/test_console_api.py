@@ -10,7 +10,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from link_issuer.console_store import session_key
+from link_issuer.console.store import session_key
 from shared.settings import Settings
 from tests.integration.console import PASSWORD, Operator, create_account, forget_loopback_failures, sign_in, signed_in
 from tests.integration.polling import eventually

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from link_issuer.console_store import account_failures_key, address_failures_key
+from link_issuer.console.store import account_failures_key, address_failures_key
 from shared.settings import Settings
 from tests.integration.console import create_account, forget_loopback_failures, sign_in
 

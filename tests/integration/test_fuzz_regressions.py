@@ -23,7 +23,9 @@ def certificate_with_unknown_key_algorithm() -> str:
     return f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n"
 
 
-async def test_certificates_with_an_unknown_key_algorithm_or_x509_version_are_refused_under_their_field(api: httpx.AsyncClient, proxy_url: str):
+async def test_certificates_with_an_unknown_key_algorithm_or_x509_version_are_refused_under_their_field(
+    api: httpx.AsyncClient, proxy_url: str
+):
     _, browser, csrf = await portal_browser(api, proxy_url, "Fuzz regression: certificate")
     try:
         answers = [await browser.post("/portal/api/connections", headers={"X-CSRF-Token": csrf}, json={

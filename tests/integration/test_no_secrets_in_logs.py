@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 from redis.asyncio import Redis
 
-from link_issuer.admin import create_api_key
+from link_issuer.accounts.admin import create_api_key
 from shared.settings import Settings
 from tests.integration.console import create_account, forget_loopback_failures, sign_in
 from tests.integration.polling import eventually
@@ -68,7 +68,7 @@ async def test_no_secret_of_links_sessions_keys_passwords_or_client_secrets_reac
     magic = (await api.put(f"/api/v1/organizations/{org_id}/portal_links")).json()["link"]["location"]
     shareable = (await api.post(f"/api/v1/organizations/{org_id}/portal_links", json={"kind": "shareable"})).json()["link"]["location"]
     for name, location in (("magic link", magic), ("shareable link", shareable)):
-        for part, value in zip(("token", "payload", "signature", "random part"), token_parts(token_of(location))):
+        for part, value in zip(("token", "payload", "signature", "random part"), token_parts(token_of(location)), strict=True):
             found[f"{name} {part}"] = value
     browser = httpx.AsyncClient(base_url=proxy_url, timeout=15)
     redeemed = await browser.get(urlsplit(magic).path + "?portico_probe=1", headers=JSON | {"X-Request-ID": f"{mark}-magic"})
@@ -115,7 +115,7 @@ async def test_no_secret_of_links_sessions_keys_passwords_or_client_secrets_reac
     # Mid-redemption trouble: an X-Request-ID that is not UTF-8 (a 500 before), through the proxy and
     # straight to portal-session, and a malformed header line after a link's request line.
     third = (await api.post(f"/api/v1/organizations/{org_id}/portal_links", json={"kind": "shareable"})).json()["link"]["location"]
-    for part, value in zip(("token", "payload", "signature", "random part"), token_parts(token_of(third))):
+    for part, value in zip(("token", "payload", "signature", "random part"), token_parts(token_of(third)), strict=True):
         found[f"third link {part}"] = value
     request = f"GET {urlsplit(third).path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n".encode()
     for port in (urlsplit(proxy_url).port or 80, settings.portal_session_port):
@@ -127,7 +127,7 @@ async def test_no_secret_of_links_sessions_keys_passwords_or_client_secrets_reac
     with tls_proxy(tmp_path) as second:
         https = httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(second.certificates.ca)), timeout=15)
         fourth = (await api.put(f"/api/v1/organizations/{org_id}/portal_links")).json()["link"]["location"]
-        for part, value in zip(("token", "payload", "signature", "random part"), token_parts(token_of(fourth))):
+        for part, value in zip(("token", "payload", "signature", "random part"), token_parts(token_of(fourth)), strict=True):
             found[f"https link {part}"] = value
         over_https = await https.get(f"{second.https_url}{urlsplit(fourth).path}", headers=JSON | {"X-Request-ID": f"{mark}-https"})
         assert over_https.status_code == 303, over_https.text

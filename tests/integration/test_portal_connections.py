@@ -71,7 +71,8 @@ async def test_a_session_of_one_organization_can_touch_nothing_of_another(api: h
     _, owner, owner_csrf = await portal_browser(api, proxy_url, "Owner Org")
     _, intruder, intruder_csrf = await portal_browser(api, proxy_url, "Intruder Org")
     try:
-        connection = (await owner.post("/portal/api/connections", json=saml_body(), headers={"X-CSRF-Token": owner_csrf})).json()["connection"]
+        created = await owner.post("/portal/api/connections", json=saml_body(), headers={"X-CSRF-Token": owner_csrf})
+        connection = created.json()["connection"]
         path = f"/portal/api/connections/{connection['id']}"
         headers = {"X-CSRF-Token": intruder_csrf, "If-Match": str(connection["version"])}
         attempts = [

@@ -9,8 +9,8 @@ import pytest
 from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
-from shared.broker import publish_event
 from portico_events import TOPIC_LINKS, TOPIC_SESSIONS, CloudEvent, PortalLinkIssued
+from shared.broker import publish_event
 from shared.link_tokens import token_sha256
 from shared.settings import Settings
 from tests.integration.kafka_tap import KafkaTap
@@ -283,7 +283,7 @@ async def test_management_api_requires_a_valid_key(proxy_url: str, api: httpx.As
 
 
 async def test_revoked_api_key_stops_working(proxy_url: str, settings: Settings):
-    from link_issuer.admin import create_api_key, revoke_api_key
+    from link_issuer.accounts.admin import create_api_key, revoke_api_key
 
     key_id, key = await create_api_key(settings, "short-lived")
     async with httpx.AsyncClient(base_url=proxy_url, headers={"Authorization": f"Bearer {key}"}) as client:
@@ -343,7 +343,9 @@ async def test_unknown_organization_is_404(api: httpx.AsyncClient):
 
 
 async def test_oversized_and_malformed_bodies_are_4xx_json(api: httpx.AsyncClient):
-    huge = await api.post("/api/v1/organizations", content=b"{" + b" " * (3 * 1024 * 1024) + b"}", headers={"content-type": "application/json"})
+    huge = await api.post(
+        "/api/v1/organizations", content=b"{" + b" " * (3 * 1024 * 1024) + b"}", headers={"content-type": "application/json"}
+    )
     assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
     broken = await api.post("/api/v1/organizations", content=b'{"display_name": ', headers={"content-type": "application/json"})
     assert broken.status_code == 422 and broken.json()["error"]["code"] == "malformed_json"

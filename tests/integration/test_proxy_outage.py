@@ -3,9 +3,9 @@ every other route, not nginx's 500: found by `make chaos` killing link-issuer mi
 import httpx
 import pytest
 
+from shared.settings import Settings
 from tests.integration.polling import eventually
 from tests.integration.stack import is_ours, run_script, services_ready
-from shared.settings import Settings
 
 
 async def test_routes_checked_by_link_issuer_answer_503_json_while_it_is_down(

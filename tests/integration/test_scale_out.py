@@ -75,7 +75,8 @@ async def test_every_service_survives_losing_one_of_two_instances_mid_load(
                     continue
                 link = made.json()["link"]
                 browser.cookies.clear()
-                opened = await attempt(lambda: browser.get(urlsplit(link["location"]).path, headers={"Accept": "application/json"}))
+                path = urlsplit(link["location"]).path
+                opened = await attempt(lambda path=path: browser.get(path, headers={"Accept": "application/json"}))
                 redeemed[link["id"]] = [opened.status_code] if opened is not None else []
 
     start = time.monotonic()

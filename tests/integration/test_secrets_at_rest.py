@@ -55,7 +55,8 @@ def postgres_dump(settings: Settings, database_url: str) -> bytes:
     parts = urlsplit(database_url)
     pg_dump = next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"))), "pg_dump")
     result = subprocess.run(
-        [pg_dump, "--data-only", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432), "-U", parts.username or "portico", parts.path.lstrip("/")],
+        [pg_dump, "--data-only", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
+         "-U", parts.username or "portico", parts.path.lstrip("/")],
         env={**os.environ, "PGPASSWORD": parts.password or ""},
         capture_output=True,
         timeout=60,

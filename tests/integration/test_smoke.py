@@ -6,8 +6,8 @@ import httpx
 import pytest
 from faststream.kafka import KafkaBroker
 
-from shared.broker import publish_event
 from portico_events import CloudEvent, OrganizationCreated, PortalLinkRevoked
+from shared.broker import publish_event
 from shared.ids import new_id
 from shared.outbox import enqueue_events, execute_with_events
 from tests.integration.polling import eventually

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from link_issuer.console_pages import install_console_pages
+from link_issuer.console.pages import install_console_pages
 from portico_events import CATALOGUE
 from shared.errors import install_error_handlers
 

@@ -3,7 +3,7 @@ import time
 
 from argon2 import PasswordHasher
 
-from link_issuer.console_auth import PasswordHashing
+from link_issuer.console.auth import PasswordHashing
 
 # Same algorithm (argon2id), cheaper parameters: these tests are about behaviour, not cost.
 FAST = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)

@@ -10,11 +10,11 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from link_issuer.accounts.operators import Operator, Role
 from link_issuer.api import domain_error_handler
-from link_issuer.console_api import Console, install_console_api
-from link_issuer.console_auth import ConsoleSession, current_session
+from link_issuer.console.api import Console, install_console_api
+from link_issuer.console.auth import ConsoleSession, current_session
 from link_issuer.domain import DomainError, NotFound
-from link_issuer.operators import Operator, Role
 from shared.errors import install_error_handlers
 
 ADMIN, SUPPORT, AUDITOR = "admin", "support", "auditor"

@@ -6,8 +6,8 @@ import threading
 import pytest
 from argon2 import PasswordHasher
 
-from link_issuer.console_auth import Busy, PasswordHashing, typed_email
-from link_issuer.operators import looks_like_email
+from link_issuer.accounts.operators import looks_like_email
+from link_issuer.console.auth import Busy, PasswordHashing, typed_email
 
 KEY = b"k" * 32
 

@@ -302,7 +302,8 @@ def test_proxy_configuration_passes_nginx_config_test(tmp_path):
     substitutions = proxy_environment(manifests) | {"PORTICO_PROXY_PORT": "127.0.0.1:8080", "PORTICO_INTERNAL_TOKEN": "token"}
     # Loopback stands in for the Service names, which only resolve in the cluster.
     substitutions |= {f"{s.upper().replace('-', '_')}_UPSTREAM": f"127.0.0.1:{port}" for s, (_, port, _) in SERVICES.items()}
-    substitutions |= {name: str(tmp_path / name.rsplit("_", 1)[1].lower()) for name in ("PORTICO_PROXY_ACCESS_LOG", "PORTICO_PROXY_ERROR_LOG")}
+    logs = ("PORTICO_PROXY_ACCESS_LOG", "PORTICO_PROXY_ERROR_LOG")
+    substitutions |= {name: str(tmp_path / name.rsplit("_", 1)[1].lower()) for name in logs}
     for name in PROXY_TEMPLATES:
         rendered = TEMPLATE_VARIABLE.sub(lambda m: substitutions[m[1]], data[name])
         (tmp_path / "conf.d" / name.removesuffix(".template")).write_text(rendered)

@@ -33,7 +33,8 @@ def check_as_nobody(tmp_path: Path) -> None:
     run_dir.mkdir(mode=0o777)
     run_dir.chmod(0o777)
     result = subprocess.run(
-        [shutil.which("runuser") or "/usr/sbin/runuser", "-u", "nobody", "--", str(bin_dir / "bash"), str(project / "deploy/local/install.sh"), "--tests"],
+        [shutil.which("runuser") or "/usr/sbin/runuser", "-u", "nobody", "--",
+         str(bin_dir / "bash"), str(project / "deploy/local/install.sh"), "--tests"],
         env={"PATH": str(bin_dir), "PORTICO_RUN_DIR": str(run_dir), "PORTICO_CACHE_DIR": str(run_dir / "cache"),
              "HOME": str(run_dir)},
         capture_output=True, text=True, timeout=60,

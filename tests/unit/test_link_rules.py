@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from link_issuer.auth import BOOTSTRAP_KEY_ID, ApiKeyVerifier
+from link_issuer.accounts.api_keys import BOOTSTRAP_KEY_ID, ApiKeyVerifier
 from link_issuer.domain import (
     DomainError,
     check_redirect_url,
@@ -44,7 +44,9 @@ def test_origins_are_normalized(value, expected):
     assert normalize_origin(value, "f") == expected
 
 
-@pytest.mark.parametrize("value", ["http://app.example.com", "https://app.example.com/path", "app.example.com", "https://a.example.com?x=1", "ftp://x"])
+@pytest.mark.parametrize(
+    "value", ["http://app.example.com", "https://app.example.com/path", "app.example.com", "https://a.example.com?x=1", "ftp://x"]
+)
 def test_bad_origins_are_refused(value):
     with pytest.raises(DomainError):
         normalize_origin(value, "allowed_frame_ancestors.0")

@@ -21,7 +21,10 @@ def test_token_signed_with_another_key_is_refused():
         read_link_token(token, KEY)
 
 
-@pytest.mark.parametrize("mutate", [lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), lambda t: t.replace("v1.", "v2."), lambda t: t + ".x", lambda t: "x" * 600])
+@pytest.mark.parametrize(
+    "mutate",
+    [lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), lambda t: t.replace("v1.", "v2."), lambda t: t + ".x", lambda t: "x" * 600],
+)
 def test_altered_or_malformed_tokens_are_refused(mutate):
     token = issue_link_token(CLAIMS, KEY, lambda n: b"\x01" * n)
     with pytest.raises(InvalidLinkToken):

@@ -3,8 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from link_issuer.domain import DomainError, PortalLink, link_state
-from link_issuer.operators import (
+from link_issuer.accounts.operators import (
     ROLE_MATRIX,
     LockoutPolicy,
     OperatorPermission,
@@ -16,6 +15,7 @@ from link_issuer.operators import (
     one_time_password,
     parse_role,
 )
+from link_issuer.domain import DomainError, PortalLink, link_state
 
 NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 

@@ -83,9 +83,13 @@ def parse(document: bytes, *, record: bool = True) -> saml.IdpMetadata | Connect
 names = st.sampled_from(("EntityDescriptor", "EntitiesDescriptor", "IDPSSODescriptor", "SPSSODescriptor",
                          "KeyDescriptor", "KeyInfo", "X509Data", "X509Certificate", "SingleSignOnService",
                          "NameIDFormat", "x"))
-texts = st.text(st.characters(exclude_categories=("Cs", "Cc")), max_size=40) | st.text(max_size=5) | st.sampled_from(("signing", "encryption", saml.SAML2_PROTOCOL, *saml.BINDINGS.values(),
-                                                 "https://idp.example.com/sso", "http://127.0.0.1/sso", "true",
-                                                 "2000-01-01T00:00:00Z", der_base64(CERTIFICATE)))
+texts = (
+    st.text(st.characters(exclude_categories=("Cs", "Cc")), max_size=40)
+    | st.text(max_size=5)
+    | st.sampled_from(("signing", "encryption", saml.SAML2_PROTOCOL, *saml.BINDINGS.values(),
+                       "https://idp.example.com/sso", "http://127.0.0.1/sso", "true",
+                       "2000-01-01T00:00:00Z", der_base64(CERTIFICATE)))
+)
 
 
 @st.composite

@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from audit import store
 from audit.checkpoints import Checkpointer
 from audit.domain import AuditEntry, UnstorableEvent, entry_from_event
-from shared.broker import FETCH_MAX_WAIT_MS
 from portico_events import ALL_TOPICS, CloudEvent
+from shared.broker import FETCH_MAX_WAIT_MS
 
 CONSUMER_GROUP = "portico-audit"
 MAX_BATCH = 5000

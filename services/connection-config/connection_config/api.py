@@ -10,8 +10,8 @@ from pydantic import BaseModel, ValidationError
 from connection_config.connections import ConnectionService
 from connection_config.model import ConnectionNotFound, ConnectionProblem, VersionMismatch
 from connection_config.schemas import CreateConnection, UpdateConnection
-from shared.errors import APIError, error_body
 from portico_events import Actor
+from shared.errors import APIError, error_body
 from shared.internal_auth import Caller, require_caller
 from shared.numbers import whole_number
 

@@ -224,7 +224,8 @@ class ConnectionService:
         metadata = None
         if change.metadata_url is not None:
             what = "The metadata URL"
-            url = check_url(change.metadata_url, "saml.metadata_url", allow_http=self.fetcher.policy.allows(change.metadata_url.strip()), what=what)
+            allow_http = self.fetcher.policy.allows(change.metadata_url.strip())
+            url = check_url(change.metadata_url, "saml.metadata_url", allow_http=allow_http, what=what)
             document = await self.fetcher.fetch(
                 url, field="saml.metadata_url", max_bytes=saml.MAX_METADATA_BYTES,
                 accept="application/samlmetadata+xml, application/xml;q=0.9, text/xml;q=0.8", what=what,

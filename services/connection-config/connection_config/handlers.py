@@ -3,8 +3,8 @@ import structlog
 from faststream.kafka import KafkaBroker
 
 from connection_config import store
-from shared.broker import subscribe_events
 from portico_events import TOPIC_LINKS, CloudEvent, OrganizationCreated
+from shared.broker import subscribe_events
 from shared.runtime import ServiceRuntime
 
 CONSUMER_GROUP = "portico-connection-config"

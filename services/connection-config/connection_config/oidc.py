@@ -100,7 +100,8 @@ def parse_discovery(document: bytes, *, issuer: str, scopes: tuple[str, ...], al
         raise ConnectionProblem("discovery_invalid", f"{where} is not a JSON object.", field)
     published = values.get("issuer")
     if published != issuer:
-        hint = f" Use exactly '{published}' as the issuer." if isinstance(published, str) and published.rstrip("/") == issuer.rstrip("/") else ""
+        same_but_slash = isinstance(published, str) and published.rstrip("/") == issuer.rstrip("/")
+        hint = f" Use exactly '{published}' as the issuer." if same_but_slash else ""
         raise ConnectionProblem(
             "issuer_mismatch",
             f"{where} names a different issuer ({published!r}) than the one entered.{hint}",

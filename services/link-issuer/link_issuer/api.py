@@ -5,13 +5,13 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from link_issuer.auth import ApiKeyVerifier, authenticate
+from link_issuer.accounts.api_keys import ApiKeyVerifier, authenticate
 from link_issuer.domain import DomainError, Organization
 from link_issuer.links import IssuedLink, LinkService, LinkWithState
 from portico_events import Actor
 from portico_events.asyncapi import asyncapi_document
 from shared.errors import APIError, error_body
-from shared.internal_auth import ACTOR_HEADER, Caller, require_caller
+from shared.internal_auth import ACTOR_HEADER, require_caller
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 
@@ -145,8 +145,8 @@ def install_routes(app: FastAPI, runtime: ServiceRuntime, settings: Settings, li
             return JSONResponse(error_body(error.code, error.message), status_code=401)
         return Response(status_code=204, headers={ACTOR_HEADER: f"api_key:{actor.id}"})
 
-    @internal.post("/portal_links/{link_id}/redemptions")
-    async def redeem_link(link_id: str, body: RedeemLink, _: Annotated[Caller, Depends(require_caller)]) -> dict[str, object]:
+    @internal.post("/portal_links/{link_id}/redemptions", dependencies=[Depends(require_caller)])
+    async def redeem_link(link_id: str, body: RedeemLink) -> dict[str, object]:
         """May this link open a session now? A live magic link is used by this answer (see LinkService.redeem_link)."""
         verdict = await links.redeem_link(link_id, body.token_sha256)
         link = verdict.link

@@ -3,13 +3,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from link_issuer.accounts.passwords import PasswordHashing
 from link_issuer.api import install_routes
-from link_issuer.console_api import Console, install_console_api
-from link_issuer.console_auth import ConsoleAuth, PasswordHashing, current_operator
-from link_issuer.console_pages import install_console_pages
-from link_issuer.console_store import ConsoleStore
+from link_issuer.console.api import Console, install_console_api
+from link_issuer.console.auth import ConsoleAuth, current_operator
+from link_issuer.console.pages import install_console_pages
+from link_issuer.console.store import ConsoleStore
+from link_issuer.console.upstream import AuditReader, ConnectionReader
 from link_issuer.handlers import register_handlers
-from link_issuer.internal_clients import AuditReader, ConnectionReader
 from link_issuer.links import LinkService
 from shared.broker import make_broker
 from shared.ids import SystemClock

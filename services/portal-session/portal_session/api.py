@@ -24,8 +24,8 @@ from portal_session.embedding import PROBE_COOKIE, PROBE_PARAM, redeem_step
 from portal_session.pages import PortalPages
 from portal_session.redemption import Redemptions, Refused
 from portal_session.store import LiveSession, PortalStore, organization_profile, session_key
-from shared.errors import APIError, error_body
 from portico_events import Actor, CloudEvent, PortalSessionEnded
+from shared.errors import APIError, error_body
 from shared.ids import Clock
 from shared.internal_auth import (
     ACTOR_HEADER,

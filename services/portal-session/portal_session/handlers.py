@@ -6,7 +6,6 @@ from faststream.kafka import KafkaBroker
 
 from portal_session import store
 from portal_session.domain import SOURCE, derived_event_id
-from shared.broker import subscribe_events
 from portico_events import (
     TOPIC_LINKS,
     CloudEvent,
@@ -15,6 +14,7 @@ from portico_events import (
     PortalLinkRevoked,
     PortalSessionEnded,
 )
+from shared.broker import subscribe_events
 from shared.ids import Clock
 from shared.redis_outbox import RedisOutboxRelay
 

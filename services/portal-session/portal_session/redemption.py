@@ -20,7 +20,6 @@ from shared.link_tokens import LinkClaims, token_sha256
 from shared.settings import Settings
 
 
-
 @dataclass(frozen=True)
 class Redeemed:
     cookie: str

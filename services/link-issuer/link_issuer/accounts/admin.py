@@ -10,10 +10,10 @@ from typing import TypeVar
 
 import asyncpg
 
-from link_issuer import store
-from link_issuer.console_auth import PasswordHashing
+from link_issuer.accounts import store
+from link_issuer.accounts.operators import Operator, OperatorNotFound, normalize_email, one_time_password, parse_role
+from link_issuer.accounts.passwords import PasswordHashing
 from link_issuer.domain import API_KEY_SEPARATOR, DomainError, secret_digest
-from link_issuer.operators import Operator, OperatorNotFound, normalize_email, one_time_password, parse_role
 from portico_events import (
     Actor,
     ApiKeyCreated,

@@ -6,10 +6,10 @@ from collections.abc import Callable
 import asyncpg
 from fastapi import Request
 
-from link_issuer import store
+from link_issuer.accounts import store
 from link_issuer.domain import secret_matches, split_api_key
-from shared.errors import APIError
 from portico_events import Actor
+from shared.errors import APIError
 
 BOOTSTRAP_KEY_ID = "key_bootstrap"
 

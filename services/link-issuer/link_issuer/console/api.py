@@ -14,11 +14,12 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from link_issuer import admin
+from link_issuer.accounts import admin, store
+from link_issuer.accounts.operators import OperatorPermission, allowed
+from link_issuer.accounts.passwords import Busy
 from link_issuer.api import CreateOrganization, Text, link_summary_json, organization_json
-from link_issuer.console_auth import (
+from link_issuer.console.auth import (
     CSRF_HEADER,
-    Busy,
     ConsoleAuth,
     ConsoleSession,
     LockedOut,
@@ -26,13 +27,13 @@ from link_issuer.console_auth import (
     current_session,
     operator_actor,
 )
-from link_issuer.internal_clients import AUDIT_FILTERS, AuditReader, ConnectionReader, Export
+from link_issuer.console.upstream import AUDIT_FILTERS, AuditReader, ConnectionReader
 from link_issuer.links import LinkService, LinkWithState
-from link_issuer.operators import OperatorPermission, allowed
-from link_issuer import store
 from portico_events import AuditLogExported, AuditLogVerified, CloudEvent
 from shared.errors import APIError, error_body
 from shared.ids import Clock
+from shared.internal_http import Export
+from shared.outbox import record_events
 
 PREFIX = "/console/api"
 SOURCE = "/portico/link-issuer/console"
@@ -146,7 +147,7 @@ def build_router(console: Console) -> APIRouter:
     ManageOperators = Annotated[ConsoleSession, permitted(P.OPERATORS_MANAGE)]
 
     async def record(event: CloudEvent) -> None:
-        await store.record_events(console.pool(), [event])
+        await record_events(console.pool(), [event])
 
     # Session and own account.
 

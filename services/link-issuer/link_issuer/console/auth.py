@@ -4,24 +4,19 @@ An unknown email, a disabled account and a wrong password get the same answer af
 (an argon2 verification, against a dummy hash when there is no account), and count towards the same
 lockout, so neither the answer nor its timing says whether an account exists.
 """
-import asyncio
 import hashlib
 import hmac
 import secrets
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import asyncpg
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Request, Response
 
-from link_issuer import store
-from link_issuer.console_store import Attempt, ConsoleStore
-from link_issuer.operators import (
+from link_issuer.accounts import store
+from link_issuer.accounts.operators import (
     EMAIL_MAX_LENGTH,
     LockoutPolicy,
     Operator,
@@ -30,6 +25,8 @@ from link_issuer.operators import (
     looks_like_email,
     normalize_email,
 )
+from link_issuer.accounts.passwords import Busy, PasswordHashing
+from link_issuer.console.store import Attempt, ConsoleStore
 from link_issuer.domain import DomainError
 from portico_events import (
     Actor,
@@ -43,6 +40,7 @@ from portico_events import (
 from shared.errors import APIError
 from shared.ids import Clock
 from shared.net import is_loopback_host
+from shared.outbox import record_events
 from shared.settings import Settings
 
 SOURCE = "/portico/link-issuer/console"
@@ -51,59 +49,6 @@ COOKIE_PATH = "/console"
 CSRF_HEADER = "X-CSRF-Token"
 INVALID_CREDENTIALS = "Email or password is incorrect."
 USER_AGENT_MAX = 512
-
-
-class Busy(APIError):
-    def __init__(self) -> None:
-        super().__init__(503, "busy", "Too many sign-ins at once; try again in a moment.", retry_after=1)
-        self.retry_after_s = 1
-
-
-class PasswordHashing:
-    """argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile), off the event loop.
-
-    Each hash or verification takes 64 MiB for its duration, so at most `slots` run at once (2: 128 MiB
-    over the ~90 MB an idle link-issuer uses, inside the chart's 384Mi limit) and at most `waiting` more
-    queue for a slot; beyond that the request is refused with Busy rather than holding memory or a thread.
-    """
-
-    def __init__(self, hasher: PasswordHasher | None = None, slots: int = 2, waiting: int = 32) -> None:
-        self._hasher = hasher or PasswordHasher()
-        # Verified against when there is no account, so an unknown email costs what a real one does.
-        self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
-        self._slots = asyncio.Semaphore(slots)
-        self._capacity = slots + waiting
-        self._admitted = 0
-
-    @asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
-        if self._admitted >= self._capacity:
-            raise Busy()
-        self._admitted += 1
-        try:
-            async with self._slots:
-                yield
-        finally:
-            self._admitted -= 1
-
-    def hash_now(self, password: str) -> str:
-        return self._hasher.hash(password)
-
-    async def hash(self, password: str) -> str:
-        async with self._slot():
-            return await asyncio.to_thread(self._hasher.hash, password)
-
-    def _verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
-        try:
-            self._hasher.verify(stored or self._dummy, password)
-        except (VerificationError, InvalidHashError):
-            return False, False
-        return stored is not None, stored is not None and self._hasher.check_needs_rehash(stored)
-
-    async def verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
-        """(matches, needs a re-hash under current parameters); with no stored hash, never matches."""
-        async with self._slot():
-            return await asyncio.to_thread(self._verify, stored, password)
 
 
 @dataclass(frozen=True)
@@ -179,7 +124,7 @@ class ConsoleAuth:
         self.secure_cookie = not (public.scheme == "http" and is_loopback_host(public.hostname or ""))
 
     async def _record(self, data: EventData) -> None:
-        await store.record_events(self._pool(), [CloudEvent.wrap(data, source=SOURCE, time=self._clock.now())])
+        await record_events(self._pool(), [CloudEvent.wrap(data, source=SOURCE, time=self._clock.now())])
 
     async def _reserve(self, email: str, address: str) -> Attempt:
         return await self._store.reserve_attempt(email, address, self.policy.max_failures,

@@ -13,9 +13,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from link_issuer import console_sections as sections
-from link_issuer import console_views as views
-from link_issuer.operators import OperatorPermission, allowed
+from link_issuer.accounts.operators import OperatorPermission, allowed
+from link_issuer.console import sections, views
 from shared.errors import APIError
 
 ASSETS = {"base.css": "text/css", "console.css": "text/css", "console.js": "text/javascript", "favicon.svg": "image/svg+xml"}
@@ -45,7 +44,7 @@ CurrentOperator = Callable[[Request], Awaitable[SignedInOperator | None]]
 def read_asset(name: str) -> bytes:
     if name == "base.css":  # the look the console shares with the portal
         return resources.files("shared").joinpath("ui", name).read_bytes()
-    return resources.files("link_issuer").joinpath("console_ui", name).read_bytes()
+    return resources.files("link_issuer.console").joinpath("ui", name).read_bytes()
 
 
 def page_headers() -> dict[str, str]:

@@ -1,6 +1,7 @@
 """HTML of the console's sections (no I/O): organizations, one organization, the audit log, API keys and
 operators. Shells with empty tables and forms; console.js fills them from the console's JSON API."""
-from link_issuer.console_views import (
+from link_issuer.accounts.operators import OperatorPermission as P
+from link_issuer.console.views import (
     Page,
     Viewer,
     confirm_dialog,
@@ -12,7 +13,6 @@ from link_issuer.console_views import (
     table,
     text_field,
 )
-from link_issuer.operators import OperatorPermission as P
 from portico_events import CATALOGUE, INSTALLATION
 
 # A shareable link lives up to 7 days (the API's limit); the picker offers the lifetimes support staff use.

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from link_issuer.operators import OperatorPermission as P
+from link_issuer.accounts.operators import OperatorPermission as P
 
 PRODUCT = "Portico console"
 

@@ -1,0 +1,1 @@
+"""Accounts: API keys for SaaS backends and operator accounts for the console (roles, passwords, lockout rules, their SQL)."""

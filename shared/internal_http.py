@@ -43,7 +43,7 @@ class InternalClient:
             await self._client.aclose()
 
     def _headers(self, actor: Actor) -> dict[str, str | bytes]:
-        headers: dict[str, str | bytes] = {INTERNAL_TOKEN_HEADER: self._token, ACTOR_HEADER: f"{actor.kind}:{actor.id}"}
+        headers: dict[str, str | bytes] = {INTERNAL_TOKEN_HEADER: self._token, ACTOR_HEADER: actor.reference}
         if actor.client_address:
             headers[CLIENT_ADDRESS_HEADER] = actor.client_address
         if actor.user_agent:

@@ -81,6 +81,11 @@ class Actor(BaseModel):
     client_address: str | None = None
     user_agent: str | None = None
 
+    @property
+    def reference(self) -> str:
+        """`kind:id` (`api_key:key_…`, `operator:opr_…`), or the kind alone: how records and headers name the actor."""
+        return f"{self.kind}:{self.id}" if self.id else self.kind
+
 
 SYSTEM = Actor(kind="system")
 

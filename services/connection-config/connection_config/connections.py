@@ -54,10 +54,6 @@ _TRANSITIONS: dict[str, tuple[Callable[..., Connection], type[ConnectionEvent]]]
 }
 
 
-def actor_label(actor: Actor) -> str:
-    return f"{actor.kind}:{actor.id}" if actor.id else actor.kind
-
-
 @dataclass
 class ConnectionService:
     pool: Callable[[], asyncpg.Pool]
@@ -101,7 +97,7 @@ class ConnectionService:
         provider = check_provider(request.type, request.provider)
         self._check_sections(request.type, request.saml, request.oidc)
         connection_id = new_id("conn")
-        label = actor_label(actor)
+        label = actor.reference
         connection = Connection(
             id=connection_id, organization_id=organization_id, type=request.type, provider=provider, status="draft",
             version=1, created_at=now, created_by=label, updated_at=now, updated_by=label,
@@ -138,7 +134,7 @@ class ConnectionService:
         changes = diff(current, changed, secret_changed=secret_changed)
         if not changes:
             return self._render(current, now)
-        changed = replace(self._rewrapped(changed), version=current.version + 1, updated_at=now, updated_by=actor_label(actor))
+        changed = replace(self._rewrapped(changed), version=current.version + 1, updated_at=now, updated_by=actor.reference)
         async with self.pool().acquire() as db, db.transaction():
             locked = await self._find(db, organization_id, connection_id, for_update=True)
             check_version(locked, current.version)  # someone else changed it while we fetched
@@ -157,7 +153,7 @@ class ConnectionService:
         async with self.pool().acquire() as db, db.transaction():
             current = await self._find(db, organization_id, connection_id, for_update=True)
             check_version(current, expected_version)
-            changed = apply(current, now=now, actor=actor_label(actor))
+            changed = apply(current, now=now, actor=actor.reference)
             if changed is current:
                 return self._render(current, now)
             if action != "deleted":

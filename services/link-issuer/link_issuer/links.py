@@ -34,11 +34,6 @@ MAX_PAGE = 200
 LinkKind = Literal["magic", "shareable"]
 
 
-def actor_reference(actor: Actor) -> str:
-    """How a row remembers who made it: `api_key:key_…`, `operator:opr_…`."""
-    return f"{actor.kind}:{actor.id}"
-
-
 @dataclass(frozen=True)
 class IssuedLink:
     """A link just issued; `location` holds its secret token and is shown to the caller this once."""
@@ -126,7 +121,7 @@ class LinkService:
             source=SOURCE,
             time=organization.created_at,
         )
-        return await store.insert_organization(self._pool(), organization, actor_reference(actor), event)
+        return await store.insert_organization(self._pool(), organization, actor.reference, event)
 
     async def organization(self, organization_id: str) -> Organization:
         organization = await store.get_organization(self._pool(), organization_id)
@@ -168,7 +163,7 @@ class LinkService:
             revoked=False,
             return_url=return_url,
             success_url=success_url,
-            created_by=actor_reference(actor),
+            created_by=actor.reference,
         )
         token = issue_link_token(
             LinkClaims(link.id, organization.id, kind, link.expire_time), self._signing_key, self._token_bytes
@@ -188,7 +183,7 @@ class LinkService:
             source=SOURCE,
             time=now,
         )
-        await store.insert_link(self._pool(), link, digest, actor_reference(actor), event)
+        await store.insert_link(self._pool(), link, digest, actor.reference, event)
         return IssuedLink(link, f"{self._public_url}/portal/l/{token}")
 
     async def list_links(self, organization_id: str) -> list[LinkWithState]:
@@ -203,7 +198,7 @@ class LinkService:
         event = CloudEvent.wrap(
             PortalLinkRevoked(organization_id=organization_id, link_id=link_id, actor=actor), source=SOURCE, time=now
         )
-        outcome = await store.revoke_link(self._pool(), organization_id, link_id, actor_reference(actor), now, event)
+        outcome = await store.revoke_link(self._pool(), organization_id, link_id, actor.reference, now, event)
         if outcome is None:
             raise NotFound("link_not_found", f"Organization {organization_id} has no link {link_id}.", "link_id")
         return outcome

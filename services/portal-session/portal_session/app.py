@@ -3,10 +3,12 @@ events, the client that forwards connection calls to connection-config, and the 
 with link-issuer."""
 from fastapi import FastAPI
 
-from portal_session.api import ConnectionConfigClient, install_routes
+from portal_session.api import install_routes
 from portal_session.handlers import register_handlers
 from portal_session.redemption import LinkIssuer, Redemptions
+from portal_session.sessions import PortalSessions
 from portal_session.store import OUTBOX_KEY, PortalStore
+from portal_session.upstream import ConnectionConfigClient
 from shared.broker import make_broker
 from shared.ids import SystemClock
 from shared.redis_client import create_redis
@@ -22,13 +24,16 @@ def create_app(settings: Settings) -> FastAPI:
     redis = create_redis(settings.redis_url)
     portal = PortalStore(redis)
     relay = RedisOutboxRelay(redis, broker, OUTBOX_KEY, poll_interval_s=settings.outbox_poll_interval_ms / 1000)
-    connections = ConnectionConfigClient(settings.connection_config_internal_url)
-    issuer = LinkIssuer("link-issuer", settings.link_issuer_internal_url, settings.secret("internal_token"))
+    internal_token = settings.secret("internal_token")
+    connections = ConnectionConfigClient(settings.connection_config_internal_url, internal_token)
+    issuer = LinkIssuer("link-issuer", settings.link_issuer_internal_url, internal_token)
     clock = SystemClock()
     runtime = ServiceRuntime(
         name=SERVICE, settings=settings, broker=broker, redis=redis, components=[relay, connections, issuer]
     )
     register_handlers(broker, portal, relay, clock)
     app = runtime.http_app()
-    install_routes(app, settings, portal, relay, connections, Redemptions(portal, issuer, settings, clock), clock)
+    redemptions = Redemptions(portal, issuer, settings, clock)
+    sessions = PortalSessions(portal, relay, clock, settings.portal_session_idle_seconds)
+    install_routes(app, settings, portal, relay, connections, redemptions, sessions)
     return app

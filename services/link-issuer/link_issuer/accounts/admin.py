@@ -74,7 +74,7 @@ async def add_operator(
     password = one_time_password(secrets.token_bytes)
     event = _event(OperatorCreated(operator_id=operator_id, email=address, role=parsed_role.value, actor=actor))
     created = await store.insert_operator(
-        pool, operator_id, address, parsed_role, await hashing.hash(password), f"{actor.kind}:{actor.id}", [event]
+        pool, operator_id, address, parsed_role, await hashing.hash(password), actor.reference, [event]
     )
     return created, password
 

@@ -133,186 +133,212 @@ def _audit_params(request: Request, names: tuple[str, ...]) -> dict[str, str]:
     return {name: value for name in names if (value := request.query_params.get(name))}
 
 
-def build_router(console: Console) -> APIRouter:
-    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
-    Own = Annotated[ConsoleSession, permitted(P.OWN_ACCOUNT)]
-    ReadOrganizations = Annotated[ConsoleSession, permitted(P.ORGANIZATIONS_READ)]
-    CreateOrganizations = Annotated[ConsoleSession, permitted(P.ORGANIZATIONS_CREATE)]
-    ReadConnections = Annotated[ConsoleSession, permitted(P.CONNECTIONS_READ)]
-    ReadLinks = Annotated[ConsoleSession, permitted(P.LINKS_READ)]
-    WriteLinks = Annotated[ConsoleSession, permitted(P.LINKS_WRITE)]
-    ReadAudit = Annotated[ConsoleSession, permitted(P.AUDIT_READ)]
-    ManageApiKeys = Annotated[ConsoleSession, permitted(P.API_KEYS_MANAGE)]
-    ManageOperators = Annotated[ConsoleSession, permitted(P.OPERATORS_MANAGE)]
 
-    async def record(event: CloudEvent) -> None:
-        await record_events(console.pool(), [event])
+def console_of(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
 
-    # Session and own account.
 
-    @router.post("/session")
-    async def sign_in(body: SignIn, request: Request, response: Response) -> dict[str, Any]:
-        session = await console.auth.sign_in(body.email, body.password, request)
-        console.auth.set_cookie(response, session)
-        return session_json(session)
+Services = Annotated[Console, Depends(console_of)]
 
-    @router.get("/session")
-    async def read_session(session: Own) -> dict[str, Any]:
-        return session_json(session)
+Own = Annotated[ConsoleSession, permitted(P.OWN_ACCOUNT)]
+ReadOrganizations = Annotated[ConsoleSession, permitted(P.ORGANIZATIONS_READ)]
+CreateOrganizations = Annotated[ConsoleSession, permitted(P.ORGANIZATIONS_CREATE)]
+ReadConnections = Annotated[ConsoleSession, permitted(P.CONNECTIONS_READ)]
+ReadLinks = Annotated[ConsoleSession, permitted(P.LINKS_READ)]
+WriteLinks = Annotated[ConsoleSession, permitted(P.LINKS_WRITE)]
+ReadAudit = Annotated[ConsoleSession, permitted(P.AUDIT_READ)]
+ManageApiKeys = Annotated[ConsoleSession, permitted(P.API_KEYS_MANAGE)]
+ManageOperators = Annotated[ConsoleSession, permitted(P.OPERATORS_MANAGE)]
 
-    @router.delete("/session", status_code=204)
-    async def sign_out(session: Own, request: Request) -> Response:
-        await console.auth.sign_out(session, request)
-        response = Response(status_code=204)
-        console.auth.clear_cookie(response)
-        return response
 
-    @router.post("/password")
-    async def change_password(body: ChangePassword, session: Own, request: Request) -> JSONResponse:
-        """Every other session of the operator ends; this one goes on under a new cookie and CSRF token."""
-        renewed = await console.auth.change_password(session, body.current_password, body.new_password, request)
-        response = JSONResponse(session_json(renewed))
-        console.auth.set_cookie(response, renewed)
-        return response
+async def record(console: Console, event: CloudEvent) -> None:
+    await record_events(console.pool(), [event])
 
-    # Organizations, connections, links (support and admin).
 
-    @router.get("/organizations")
-    async def list_organizations(
-        _: ReadOrganizations, q: str | None = None, cursor: str | None = None, limit: int = 50
-    ) -> dict[str, Any]:
-        page = await console.links.search_organizations(q, cursor, limit)
-        return {"organizations": [organization_json(o) for o in page.organizations], "next_cursor": page.next_cursor}
+# Session and own account.
+@router.post("/session")
+async def sign_in(console: Services, body: SignIn, request: Request, response: Response) -> dict[str, Any]:
+    session = await console.auth.sign_in(body.email, body.password, request)
+    console.auth.set_cookie(response, session)
+    return session_json(session)
 
-    @router.post("/organizations", status_code=201)
-    async def create_organization(body: CreateOrganization, session: CreateOrganizations, request: Request) -> dict[str, Any]:
-        organization = await console.links.create_organization(
-            body.display_name, body.external_id, body.allowed_frame_ancestors, operator_actor(request, session.operator.id)
-        )
-        return {"organization": organization_json(organization)}
 
-    @router.get("/organizations/{organization_id}")
-    async def read_organization(organization_id: str, _: ReadOrganizations) -> dict[str, Any]:
-        return {"organization": organization_json(await console.links.organization(organization_id))}
+@router.get("/session")
+async def read_session(session: Own) -> dict[str, Any]:
+    return session_json(session)
 
-    @router.get("/organizations/{organization_id}/connections")
-    async def list_connections(organization_id: str, session: ReadConnections, request: Request) -> dict[str, Any]:
-        await console.links.organization(organization_id)
-        actor = operator_actor(request, session.operator.id)
-        return {"connections": await console.connections.summaries(organization_id, actor)}
 
-    @router.get("/organizations/{organization_id}/links")
-    async def list_links(organization_id: str, _: ReadLinks) -> dict[str, Any]:
-        found = await console.links.list_links(organization_id)
-        operator_ids = {f.link.created_by.partition(":")[2] for f in found if (f.link.created_by or "").startswith("operator:")}
-        emails = await store.operator_emails(console.pool(), sorted(operator_ids)) if operator_ids else {}
-        return {"links": [console_link_json(f, emails) for f in found]}
+@router.delete("/session", status_code=204)
+async def sign_out(console: Services, session: Own, request: Request) -> Response:
+    await console.auth.sign_out(session, request)
+    response = Response(status_code=204)
+    console.auth.clear_cookie(response)
+    return response
 
-    @router.post("/organizations/{organization_id}/links", status_code=201)
-    async def issue_link(organization_id: str, body: CreateLink, session: WriteLinks, request: Request) -> dict[str, Any]:
-        issued = await console.links.issue_link(
-            organization_id, body.kind, operator_actor(request, session.operator.id),
-            expires_in_seconds=body.expires_in_seconds,
-        )
-        link = issued.link
-        return {"link": {"id": link.id, "kind": link.kind, "location": issued.location,
-                         "expire_time": link.expire_time.isoformat()}}
 
-    @router.delete("/organizations/{organization_id}/links/{link_id}", status_code=204)
-    async def revoke_link(organization_id: str, link_id: str, session: WriteLinks, request: Request) -> Response:
-        await console.links.revoke_link(organization_id, link_id, operator_actor(request, session.operator.id))
-        return Response(status_code=204)
+@router.post("/password")
+async def change_password(console: Services, body: ChangePassword, session: Own, request: Request) -> JSONResponse:
+    """Every other session of the operator ends; this one goes on under a new cookie and CSRF token."""
+    renewed = await console.auth.change_password(session, body.current_password, body.new_password, request)
+    response = JSONResponse(session_json(renewed))
+    console.auth.set_cookie(response, renewed)
+    return response
 
-    # The audit log (auditor and admin), read from the audit service as this operator.
 
-    @router.get("/audit/events")
-    async def audit_events(session: ReadAudit, request: Request) -> JSONResponse:
-        params = _audit_params(request, (*AUDIT_FILTERS, "cursor", "limit"))
-        answer = await console.audit.events(operator_actor(request, session.operator.id), params)
-        return JSONResponse(answer.body, status_code=answer.status, headers={"Cache-Control": "no-store"})
+# Organizations, connections, links (support and admin).
+@router.get("/organizations")
+async def list_organizations(
+    console: Services, _: ReadOrganizations, q: str | None = None, cursor: str | None = None, limit: int = 50
+) -> dict[str, Any]:
+    page = await console.links.search_organizations(q, cursor, limit)
+    return {"organizations": [organization_json(o) for o in page.organizations], "next_cursor": page.next_cursor}
 
-    @router.get("/audit/verify")
-    async def audit_verify(session: ReadAudit, request: Request, organization_id: str | None = None) -> JSONResponse:
-        actor = operator_actor(request, session.operator.id)
-        answer = await console.audit.verify(actor, organization_id or None)
-        if answer.status == 200 and isinstance(answer.body, dict):
-            await record(CloudEvent.wrap(
-                AuditLogVerified(verified_organization_id=organization_id or None, ok=bool(answer.body.get("ok")),
-                                 checked=int(answer.body.get("checked") or 0), actor=actor),
-                source=SOURCE, time=console.clock.now(),
-            ))
-        return JSONResponse(answer.body, status_code=answer.status, headers={"Cache-Control": "no-store"})
 
-    @router.get("/audit/export")
-    async def audit_export(session: ReadAudit, request: Request, format: str = "jsonl") -> Response:  # noqa: A002
-        actor = operator_actor(request, session.operator.id)
-        filters = _audit_params(request, AUDIT_FILTERS)
-        answer = await console.audit.export(actor, {"format": format, **filters})
-        if not isinstance(answer, Export):
-            return JSONResponse(answer.body, status_code=answer.status)
-        await record(CloudEvent.wrap(
-            AuditLogExported(format="csv" if format == "csv" else "jsonl", filters=filters, actor=actor),
+@router.post("/organizations", status_code=201)
+async def create_organization(
+    console: Services, body: CreateOrganization, session: CreateOrganizations, request: Request
+) -> dict[str, Any]:
+    organization = await console.links.create_organization(
+        body.display_name, body.external_id, body.allowed_frame_ancestors, operator_actor(request, session.operator.id)
+    )
+    return {"organization": organization_json(organization)}
+
+
+@router.get("/organizations/{organization_id}")
+async def read_organization(console: Services, organization_id: str, _: ReadOrganizations) -> dict[str, Any]:
+    return {"organization": organization_json(await console.links.organization(organization_id))}
+
+
+@router.get("/organizations/{organization_id}/connections")
+async def list_connections(console: Services, organization_id: str, session: ReadConnections, request: Request) -> dict[str, Any]:
+    await console.links.organization(organization_id)
+    actor = operator_actor(request, session.operator.id)
+    return {"connections": await console.connections.summaries(organization_id, actor)}
+
+
+@router.get("/organizations/{organization_id}/links")
+async def list_links(console: Services, organization_id: str, _: ReadLinks) -> dict[str, Any]:
+    found = await console.links.list_links(organization_id)
+    operator_ids = {f.link.created_by.partition(":")[2] for f in found if (f.link.created_by or "").startswith("operator:")}
+    emails = await store.operator_emails(console.pool(), sorted(operator_ids)) if operator_ids else {}
+    return {"links": [console_link_json(f, emails) for f in found]}
+
+
+@router.post("/organizations/{organization_id}/links", status_code=201)
+async def issue_link(console: Services, organization_id: str, body: CreateLink, session: WriteLinks, request: Request) -> dict[str, Any]:
+    issued = await console.links.issue_link(
+        organization_id, body.kind, operator_actor(request, session.operator.id),
+        expires_in_seconds=body.expires_in_seconds,
+    )
+    link = issued.link
+    return {"link": {"id": link.id, "kind": link.kind, "location": issued.location,
+                     "expire_time": link.expire_time.isoformat()}}
+
+
+@router.delete("/organizations/{organization_id}/links/{link_id}", status_code=204)
+async def revoke_link(console: Services, organization_id: str, link_id: str, session: WriteLinks, request: Request) -> Response:
+    await console.links.revoke_link(organization_id, link_id, operator_actor(request, session.operator.id))
+    return Response(status_code=204)
+
+
+# The audit log (auditor and admin), read from the audit service as this operator.
+@router.get("/audit/events")
+async def audit_events(console: Services, session: ReadAudit, request: Request) -> JSONResponse:
+    params = _audit_params(request, (*AUDIT_FILTERS, "cursor", "limit"))
+    answer = await console.audit.events(operator_actor(request, session.operator.id), params)
+    return JSONResponse(answer.body, status_code=answer.status, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/audit/verify")
+async def audit_verify(console: Services, session: ReadAudit, request: Request, organization_id: str | None = None) -> JSONResponse:
+    actor = operator_actor(request, session.operator.id)
+    answer = await console.audit.verify(actor, organization_id or None)
+    if answer.status == 200 and isinstance(answer.body, dict):
+        await record(console, CloudEvent.wrap(
+            AuditLogVerified(verified_organization_id=organization_id or None, ok=bool(answer.body.get("ok")),
+                             checked=int(answer.body.get("checked") or 0), actor=actor),
             source=SOURCE, time=console.clock.now(),
         ))
-        return StreamingResponse(answer.chunks, media_type=answer.content_type, headers={
-            "Content-Disposition": answer.content_disposition, "Cache-Control": "no-store",
-        })
+    return JSONResponse(answer.body, status_code=answer.status, headers={"Cache-Control": "no-store"})
 
-    # API keys and operators (admin).
 
-    @router.get("/api-keys")
-    async def list_api_keys(_: ManageApiKeys) -> dict[str, Any]:
-        keys = await admin.api_keys(console.pool())
-        return {"api_keys": [{"id": k.id, "name": k.name, "created_at": _time(k.created_at),
-                              "revoked_at": _time(k.revoked_at)} for k in keys]}
+@router.get("/audit/export")
+async def audit_export(console: Services, session: ReadAudit, request: Request, format: str = "jsonl") -> Response:  # noqa: A002
+    actor = operator_actor(request, session.operator.id)
+    filters = _audit_params(request, AUDIT_FILTERS)
+    answer = await console.audit.export(actor, {"format": format, **filters})
+    if not isinstance(answer, Export):
+        return JSONResponse(answer.body, status_code=answer.status)
+    await record(console, CloudEvent.wrap(
+        AuditLogExported(format="csv" if format == "csv" else "jsonl", filters=filters, actor=actor),
+        source=SOURCE, time=console.clock.now(),
+    ))
+    return StreamingResponse(answer.chunks, media_type=answer.content_type, headers={
+        "Content-Disposition": answer.content_disposition, "Cache-Control": "no-store",
+    })
 
-    @router.post("/api-keys", status_code=201)
-    async def create_api_key(body: CreateApiKey, session: ManageApiKeys, request: Request) -> JSONResponse:
-        info, key = await admin.issue_api_key(console.pool(), body.name, operator_actor(request, session.operator.id))
-        return JSONResponse(
-            {"api_key": {"id": info.id, "name": info.name, "created_at": _time(info.created_at)}, "key": key},
-            status_code=201, headers={"Cache-Control": "no-store"},
-        )
 
-    @router.delete("/api-keys/{key_id}", status_code=204)
-    async def revoke_api_key(key_id: str, session: ManageApiKeys, request: Request) -> Response:
-        if not await admin.withdraw_api_key(console.pool(), key_id, operator_actor(request, session.operator.id)):
-            raise APIError(404, "api_key_not_found", f"No API key {key_id}.", "key_id")
-        return Response(status_code=204)
+# API keys and operators (admin).
+@router.get("/api-keys")
+async def list_api_keys(console: Services, _: ManageApiKeys) -> dict[str, Any]:
+    keys = await admin.api_keys(console.pool())
+    return {"api_keys": [{"id": k.id, "name": k.name, "created_at": _time(k.created_at),
+                          "revoked_at": _time(k.revoked_at)} for k in keys]}
 
-    @router.get("/operators")
-    async def list_operators(_: ManageOperators) -> dict[str, Any]:
-        return {"operators": [o.document() for o in await admin.operators(console.pool())]}
 
-    @router.post("/operators", status_code=201)
-    async def create_operator(body: CreateOperator, session: ManageOperators, request: Request) -> JSONResponse:
-        operator, password = await admin.add_operator(
-            console.pool(), console.auth.hashing, body.email, body.role, operator_actor(request, session.operator.id)
-        )
-        return JSONResponse({"operator": operator.document(), "one_time_password": password},
-                            status_code=201, headers={"Cache-Control": "no-store"})
+@router.post("/api-keys", status_code=201)
+async def create_api_key(console: Services, body: CreateApiKey, session: ManageApiKeys, request: Request) -> JSONResponse:
+    info, key = await admin.issue_api_key(console.pool(), body.name, operator_actor(request, session.operator.id))
+    return JSONResponse(
+        {"api_key": {"id": info.id, "name": info.name, "created_at": _time(info.created_at)}, "key": key},
+        status_code=201, headers={"Cache-Control": "no-store"},
+    )
 
-    def _by_id(operator_id: str) -> str:
-        if not operator_id.startswith("opr_"):
-            raise APIError(404, "operator_not_found", f"No operator {operator_id}.", "operator_id")
-        return operator_id
 
-    @router.post("/operators/{operator_id}/disable", status_code=204)
-    async def disable_operator(operator_id: str, session: ManageOperators, request: Request) -> Response:
-        if operator_id == session.operator.id:
-            raise APIError(422, "cannot_disable_self", "You cannot disable your own account.", "operator_id")
-        await admin.disable_operator(console.pool(), _by_id(operator_id), operator_actor(request, session.operator.id))
-        return Response(status_code=204)
+@router.delete("/api-keys/{key_id}", status_code=204)
+async def revoke_api_key(console: Services, key_id: str, session: ManageApiKeys, request: Request) -> Response:
+    if not await admin.withdraw_api_key(console.pool(), key_id, operator_actor(request, session.operator.id)):
+        raise APIError(404, "api_key_not_found", f"No API key {key_id}.", "key_id")
+    return Response(status_code=204)
 
-    @router.post("/operators/{operator_id}/reset-password")
-    async def reset_operator_password(operator_id: str, session: ManageOperators, request: Request) -> JSONResponse:
-        _, password = await admin.reset_operator_password(
-            console.pool(), console.auth.hashing, _by_id(operator_id), operator_actor(request, session.operator.id)
-        )
-        return JSONResponse({"one_time_password": password}, headers={"Cache-Control": "no-store"})
 
-    return router
+@router.get("/operators")
+async def list_operators(console: Services, _: ManageOperators) -> dict[str, Any]:
+    return {"operators": [o.document() for o in await admin.operators(console.pool())]}
+
+
+@router.post("/operators", status_code=201)
+async def create_operator(console: Services, body: CreateOperator, session: ManageOperators, request: Request) -> JSONResponse:
+    operator, password = await admin.add_operator(
+        console.pool(), console.auth.hashing, body.email, body.role, operator_actor(request, session.operator.id)
+    )
+    return JSONResponse({"operator": operator.document(), "one_time_password": password},
+                        status_code=201, headers={"Cache-Control": "no-store"})
+
+
+def _by_id(operator_id: str) -> str:
+    if not operator_id.startswith("opr_"):
+        raise APIError(404, "operator_not_found", f"No operator {operator_id}.", "operator_id")
+    return operator_id
+
+
+@router.post("/operators/{operator_id}/disable", status_code=204)
+async def disable_operator(console: Services, operator_id: str, session: ManageOperators, request: Request) -> Response:
+    if operator_id == session.operator.id:
+        raise APIError(422, "cannot_disable_self", "You cannot disable your own account.", "operator_id")
+    await admin.disable_operator(console.pool(), _by_id(operator_id), operator_actor(request, session.operator.id))
+    return Response(status_code=204)
+
+
+@router.post("/operators/{operator_id}/reset-password")
+async def reset_operator_password(console: Services, operator_id: str, session: ManageOperators, request: Request) -> JSONResponse:
+    _, password = await admin.reset_operator_password(
+        console.pool(), console.auth.hashing, _by_id(operator_id), operator_actor(request, session.operator.id)
+    )
+    return JSONResponse({"one_time_password": password}, headers={"Cache-Control": "no-store"})
 
 
 async def _retry_later(_: Request, error: LockedOut | Busy) -> JSONResponse:
@@ -321,8 +347,8 @@ async def _retry_later(_: Request, error: LockedOut | Busy) -> JSONResponse:
 
 
 def install_console_api(app: FastAPI, console: Console) -> APIRouter:
+    app.state.console = console
     app.state.console_auth = console.auth
-    router = build_router(console)
     app.include_router(router)
     app.add_exception_handler(LockedOut, _retry_later)  # type: ignore[arg-type]
     app.add_exception_handler(Busy, _retry_later)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from portico_events import CloudEvent
+from shared.timestamps import rfc3339
 
 GENESIS_HASH = "0" * 64  # prev_hash of an organization's first record
 _quote = encode_basestring_ascii  # a JSON string literal, ASCII only: what canonical_json writes for a str
@@ -34,10 +35,8 @@ def canonical_json(value: Any) -> str:
 
 
 def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with exactly six fractional digits, so a time serializes one way only."""
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"
+    """The wire form (exactly six fractional digits), so a time serializes, and hashes, one way only."""
+    return rfc3339(moment)
 
 
 # A whole batch shares one recorded_at: verify and export format it once, not once per record.

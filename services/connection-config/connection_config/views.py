@@ -1,16 +1,15 @@
 """The connection as the APIs show it (BRIEF §3 shape C): SP values, warnings, never a secret (no I/O)."""
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from connection_config import oidc, saml
 from connection_config.model import ConfigWarning, Connection, OidcSettings, SamlSettings, missing_fields
+from shared.timestamps import rfc3339
 
 # Below this length even the last 4 characters would give away too much of a secret.
 MIN_SECRET_LENGTH_FOR_HINT = 12
 
 
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def secret_hint(secret: str) -> str | None:

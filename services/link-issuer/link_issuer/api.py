@@ -14,6 +14,7 @@ from shared.errors import APIError, error_body
 from shared.internal_auth import ACTOR_HEADER, require_caller
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
+from shared.timestamps import rfc3339
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
@@ -50,7 +51,7 @@ def organization_json(organization: Organization) -> dict[str, object]:
         "display_name": organization.display_name,
         "external_id": organization.external_id,
         "allowed_frame_ancestors": organization.allowed_frame_ancestors,
-        "created_at": organization.created_at.isoformat(),
+        "created_at": rfc3339(organization.created_at),
     }
 
 
@@ -60,8 +61,8 @@ def link_summary_json(found: LinkWithState) -> dict[str, object]:
         "id": link.id,
         "kind": link.kind,
         "state": found.state,
-        "expire_time": link.expire_time.isoformat(),
-        "created_at": link.created_at.isoformat(),
+        "expire_time": rfc3339(link.expire_time),
+        "created_at": rfc3339(link.created_at),
         "created_by": link.created_by,
         "revoked": link.revoked,
     }
@@ -72,7 +73,7 @@ def issued_link_json(issued: IssuedLink) -> dict[str, object]:
         "id": issued.link.id,
         "kind": issued.link.kind,
         "location": issued.location,
-        "expire_time": issued.link.expire_time.isoformat(),
+        "expire_time": rfc3339(issued.link.expire_time),
     }
 
 

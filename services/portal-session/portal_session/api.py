@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from portal_session.branding import brand_from_settings
 from portal_session.domain import CSRF_HEADER, GONE_LINKS, SESSION_COOKIE, CookiePolicy, cookie_policy
 from portal_session.embedding import PROBE_COOKIE, PROBE_PARAM, redeem_step
-from portal_session.pages import PortalPages, iso
+from portal_session.pages import PortalPages
 from portal_session.redemption import Redemptions, Refused
 from portal_session.sessions import PortalSessions
 from portal_session.store import LiveSession, PortalStore, organization_profile
@@ -22,6 +22,7 @@ from shared.errors import APIError, error_body
 from shared.link_tokens import InvalidLinkToken, LinkClaims, read_link_token
 from shared.redis_outbox import RedisOutboxRelay
 from shared.settings import Settings
+from shared.timestamps import rfc3339_unix
 
 _CONNECTION_PATH = re.compile(r"^(/conn_[0-9a-z]{26}(/(enable|disable))?)?$")
 _FORWARDED_RESPONSE_HEADERS = ("content-type", "etag")
@@ -127,7 +128,7 @@ async def get_session(session: Session, portal: Services) -> dict[str, object]:
             "id": session.session_id,
             "organization": {"id": session.organization_id, "display_name": display_name},
             "link": {"id": session.link_id, "kind": session.kind},
-            "expire_time": iso(session.ends_at),
+            "expire_time": rfc3339_unix(session.ends_at),
             "csrf_token": session.csrf_token,
             "return_url": return_url,
             "success_url": success_url,

@@ -6,7 +6,6 @@ import hashlib
 import re
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -23,6 +22,7 @@ from portal_session.store import LiveSession, PortalStore, link_key, organizatio
 from shared.errors import APIError
 from shared.link_tokens import LinkClaims
 from shared.settings import Settings
+from shared.timestamps import rfc3339_unix
 
 STATIC_FILES = {"base.css": "text/css", "portal.css": "text/css", "portal.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 CONNECTION_STEPS = ("guide", "configure", "review", "done")
@@ -46,8 +46,6 @@ def brand_css(brand: Brand) -> bytes:
             f"--accent-ink:{brand.accent_ink}}}\n").encode()
 
 
-def iso(unix_seconds: float) -> str:
-    return datetime.fromtimestamp(unix_seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
 class PortalPages:
@@ -102,9 +100,9 @@ class PortalPages:
             "session": {
                 "id": session.session_id,
                 "kind": session.kind,
-                "expire_time": iso(session.ends_at),
+                "expire_time": rfc3339_unix(session.ends_at),
                 "idle_seconds": self.settings.portal_session_idle_seconds,
-                "server_time": iso(time.time()),
+                "server_time": rfc3339_unix(time.time()),
             },
             "return_url": return_url,
             "success_url": success_url,

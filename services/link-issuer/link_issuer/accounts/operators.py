@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from link_issuer.domain import DomainError
+from shared.timestamps import rfc3339, rfc3339_or_none
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 256  # argon2 takes any length; this only bounds the work one request can ask for
@@ -80,8 +81,8 @@ class Operator:
             "role": self.role.value,
             "disabled": self.disabled,
             "must_change_password": self.must_change_password,
-            "created_at": self.created_at.isoformat(),
-            "last_sign_in_at": self.last_sign_in_at and self.last_sign_in_at.isoformat(),
+            "created_at": rfc3339(self.created_at),
+            "last_sign_in_at": rfc3339_or_none(self.last_sign_in_at),
         }
 
 

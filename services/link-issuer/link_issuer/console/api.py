@@ -34,6 +34,7 @@ from shared.errors import APIError, error_body
 from shared.ids import Clock
 from shared.internal_http import Export
 from shared.outbox import record_events
+from shared.timestamps import rfc3339, rfc3339_or_none
 
 PREFIX = "/console/api"
 SOURCE = "/portico/link-issuer/console"
@@ -106,8 +107,6 @@ class CreateOperator(BaseModel):
     role: Annotated[str, StringConstraints(max_length=50)]
 
 
-def _time(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def session_json(session: ConsoleSession) -> dict[str, Any]:
@@ -235,7 +234,7 @@ async def issue_link(console: Services, organization_id: str, body: CreateLink, 
     )
     link = issued.link
     return {"link": {"id": link.id, "kind": link.kind, "location": issued.location,
-                     "expire_time": link.expire_time.isoformat()}}
+                     "expire_time": rfc3339(link.expire_time)}}
 
 
 @router.delete("/organizations/{organization_id}/links/{link_id}", status_code=204)
@@ -285,15 +284,15 @@ async def audit_export(console: Services, session: ReadAudit, request: Request, 
 @router.get("/api-keys")
 async def list_api_keys(console: Services, _: ManageApiKeys) -> dict[str, Any]:
     keys = await admin.api_keys(console.pool())
-    return {"api_keys": [{"id": k.id, "name": k.name, "created_at": _time(k.created_at),
-                          "revoked_at": _time(k.revoked_at)} for k in keys]}
+    return {"api_keys": [{"id": k.id, "name": k.name, "created_at": rfc3339_or_none(k.created_at),
+                          "revoked_at": rfc3339_or_none(k.revoked_at)} for k in keys]}
 
 
 @router.post("/api-keys", status_code=201)
 async def create_api_key(console: Services, body: CreateApiKey, session: ManageApiKeys, request: Request) -> JSONResponse:
     info, key = await admin.issue_api_key(console.pool(), body.name, operator_actor(request, session.operator.id))
     return JSONResponse(
-        {"api_key": {"id": info.id, "name": info.name, "created_at": _time(info.created_at)}, "key": key},
+        {"api_key": {"id": info.id, "name": info.name, "created_at": rfc3339_or_none(info.created_at)}, "key": key},
         status_code=201, headers={"Cache-Control": "no-store"},
     )
 

@@ -1,4 +1,5 @@
 """Prefixed random ids (org_, lnk_, conn_, ses_, evt_) and the clock the domain is given."""
+import re
 import secrets
 from datetime import UTC, datetime
 from typing import Protocol
@@ -14,6 +15,11 @@ def new_id(prefix: str, random_bytes: int = 16) -> str:
         number, digit = divmod(number, 32)
         chars.append(_ALPHABET[digit])
     return f"{prefix}_{''.join(reversed(chars))}"
+
+
+def is_id(value: str, prefix: str) -> bool:
+    """Whether `value` has the shape of an id `new_id(prefix)` makes (anything else can name nothing)."""
+    return re.fullmatch(rf"{prefix}_[0-9a-z]{{26}}", value) is not None
 
 
 class Clock(Protocol):

@@ -1,5 +1,4 @@
 """HTTP routes: the portal's internal connections API, the management API list, and public SP metadata."""
-import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -12,12 +11,11 @@ from connection_config.model import ConnectionNotFound, ConnectionProblem, Versi
 from connection_config.schemas import CreateConnection, UpdateConnection
 from portico_events import Actor
 from shared.errors import APIError, error_body
+from shared.ids import is_id
 from shared.internal_auth import Caller, require_caller
 from shared.numbers import whole_number
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the proxy's cap too; metadata has its own, smaller one
-_CONNECTION_ID = re.compile(r"^conn_[0-9a-z]{26}$")
-_ORGANIZATION_ID = re.compile(r"^org_[A-Za-z0-9_-]{1,64}$")
 Body = TypeVar("Body", bound=BaseModel)
 
 router = APIRouter()
@@ -77,7 +75,7 @@ async def management_caller(caller: Caller = Depends(require_caller)) -> Caller:
 
 
 def _connection_id(value: str) -> str:
-    if not _CONNECTION_ID.match(value):
+    if not is_id(value, "conn"):
         raise ConnectionNotFound(value)
     return value
 
@@ -194,7 +192,7 @@ async def change_status(
 async def list_organization_connections(
     organization_id: str, caller: Caller = Depends(management_caller), service: ConnectionService = Depends(connections)
 ) -> dict[str, Any]:
-    if not _ORGANIZATION_ID.match(organization_id):
+    if not is_id(organization_id, "org"):
         raise APIError(404, "not_found", "No such organization.")
     try:
         views = await service.list_connections(organization_id, actor_of(caller), require_known_organization=True)

@@ -3,7 +3,6 @@ a link shows inside a frame or when it is dead. Data comes from the session and 
 (through the same forwarding as the JSON API); HTML comes from views.py and connection_views.py."""
 import asyncio
 import hashlib
-import re
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -20,6 +19,7 @@ from portal_session.embedding import PROBE_COOKIE, PROBE_PARAM, RedeemStep, page
 from portal_session.guides import Guide, load_guides
 from portal_session.store import LiveSession, PortalStore, link_key, organization_profile
 from shared.errors import APIError
+from shared.ids import is_id
 from shared.link_tokens import LinkClaims
 from shared.settings import Settings
 from shared.timestamps import rfc3339_unix
@@ -29,7 +29,6 @@ CONNECTION_STEPS = ("guide", "configure", "review", "done")
 # An organization created a moment before its first link may still be on its way through Kafka.
 PROFILE_ARRIVAL_WAIT_S = 5.0
 PROBE_COOKIE_SECONDS = 300
-_CONNECTION_ID = re.compile(r"^conn_[0-9a-z]{26}$")
 
 CurrentSession = Callable[[Request], Awaitable[LiveSession]]
 ReadConnections = Callable[[LiveSession, Request, str], Awaitable[httpx.Response]]
@@ -212,7 +211,7 @@ class PortalPages:
 
     async def connection_page(self, request: Request, connection_id: str, step: str) -> Response:
         async def render(request: Request, session: LiveSession, context: views.PageContext) -> tuple[str, int]:
-            if (step != "manage" and step not in CONNECTION_STEPS) or not _CONNECTION_ID.match(connection_id):
+            if (step != "manage" and step not in CONNECTION_STEPS) or not is_id(connection_id, "conn"):
                 return views.not_found_page(self.site, context), 404
             answer = await self.read_connections(session, request, f"/{connection_id}")
             if answer.status_code == 404:

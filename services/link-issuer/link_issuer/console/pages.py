@@ -4,7 +4,6 @@ Every page checks on the server who is signed in and what their role allows befo
 the sign-in page, a password still to change → the password page, a role without the page → 403. The pages are
 shells; console.js fills them from /console/api, which checks the same rules again for every call."""
 import hashlib
-import re
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Protocol
@@ -16,9 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from link_issuer.accounts.operators import OperatorPermission, allowed
 from link_issuer.console import sections, views
 from shared.errors import APIError
+from shared.ids import is_id
 
 ASSETS = {"base.css": "text/css", "console.css": "text/css", "console.js": "text/javascript", "favicon.svg": "image/svg+xml"}
-_ORGANIZATION_ID = re.compile(r"^org_[0-9a-z]{26}$")
 _CSP = "; ".join((
     "default-src 'none'",
     "script-src 'self'",
@@ -147,7 +146,7 @@ class ConsolePages:
         @router.get("/organizations/{organization_id}", include_in_schema=False)
         async def organization(organization_id: str, request: Request) -> Response:
             def render(viewer: views.Viewer) -> views.Page:
-                if not _ORGANIZATION_ID.match(organization_id):
+                if not is_id(organization_id, "org"):
                     return views.not_found_page()
                 return sections.organization_page(viewer, organization_id)
 

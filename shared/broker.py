@@ -186,3 +186,44 @@ def subscribe_events(
         return handler
 
     return register
+
+
+BatchHandler = Callable[[tuple[aiokafka.ConsumerRecord, ...]], Awaitable[None]]
+
+
+async def _undecoded(message: KafkaMessage) -> Any:
+    """FastStream's default decoder would JSON-decode every record of a batch, which batch handlers never use."""
+    return message.body
+
+
+def subscribe_batches(
+    broker: KafkaBroker, *topics: str, group_id: str, max_records: int, batch_timeout_ms: int = 100
+) -> Callable[[BatchHandler], BatchHandler]:
+    """Decorate `async def handle(records)` as a consumer-group subscriber that gets up to `max_records`
+    raw records at a time (decoding, and skipping what is malformed, is the handler's business).
+
+    Offsets are committed only after the handler returns; an exception rewinds the whole batch, so
+    handlers must be idempotent by event id, and should wait before raising when a dependency is down.
+    """
+
+    def register(handler: BatchHandler) -> BatchHandler:
+        @broker.subscriber(
+            *topics,
+            group_id=group_id,
+            batch=True,
+            max_records=max_records,
+            batch_timeout_ms=batch_timeout_ms,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=_undecoded,
+            title=f"{group_id}:{handler.__name__}",
+        )
+        async def consume(message: KafkaMessage) -> None:
+            raw = message.raw_message
+            await handler(raw if isinstance(raw, tuple) else (raw,))
+
+        return handler
+
+    return register
+

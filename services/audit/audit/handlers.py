@@ -11,16 +11,14 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 from aiokafka import ConsumerRecord
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from audit import store
 from audit.checkpoints import Checkpointer
 from audit.domain import AuditEntry, UnstorableEvent, entry_from_event
 from portico_events import ALL_TOPICS, CloudEvent
-from shared.broker import FETCH_MAX_WAIT_MS
+from shared.broker import subscribe_batches
 
 CONSUMER_GROUP = "portico-audit"
 MAX_BATCH = 5000
@@ -48,11 +46,6 @@ def decode_entries(records: Iterable[ConsumerRecord]) -> list[AuditEntry]:
     return entries
 
 
-async def keep_undecoded(message: KafkaMessage) -> object:
-    """FastStream's default decoder would JSON-decode every message of the batch, which the handler never uses."""
-    return message.body
-
-
 def register_handlers(
     broker: KafkaBroker,
     writer: Callable[[], asyncpg.Pool],
@@ -64,21 +57,9 @@ def register_handlers(
 ) -> None:
     failures = 0
 
-    @broker.subscriber(
-        *topics,
-        group_id=group_id,
-        batch=True,
-        max_records=MAX_BATCH,
-        batch_timeout_ms=BATCH_TIMEOUT_MS,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-        ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the handler returns; rewind on error
-        decoder=keep_undecoded,
-        title=f"{group_id}:record_events",
-    )
-    async def record_events(message: KafkaMessage) -> None:
+    @subscribe_batches(broker, *topics, group_id=group_id, max_records=MAX_BATCH, batch_timeout_ms=BATCH_TIMEOUT_MS)
+    async def record_events(records: tuple[ConsumerRecord, ...]) -> None:
         nonlocal failures
-        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
         entries = decode_entries(records)
         if not entries:
             return

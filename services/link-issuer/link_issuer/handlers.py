@@ -10,14 +10,12 @@ from datetime import datetime
 
 import structlog
 from aiokafka import ConsumerRecord
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from link_issuer.links import LinkService
 from portico_events import TOPIC_SESSIONS, CloudEvent, PortalLinkRedeemed
-from shared.broker import FETCH_MAX_WAIT_MS
+from shared.broker import subscribe_batches
 
 CONSUMER_GROUP = "portico-link-issuer"
 MAX_BATCH = 1000
@@ -43,25 +41,9 @@ def redemptions(records: Iterable[ConsumerRecord]) -> dict[str, datetime]:
     return found
 
 
-async def keep_undecoded(message: KafkaMessage) -> object:
-    return message.body
-
-
 def register_handlers(broker: KafkaBroker, links: LinkService) -> None:
-    @broker.subscriber(
-        TOPIC_SESSIONS,
-        group_id=CONSUMER_GROUP,
-        batch=True,
-        max_records=MAX_BATCH,
-        batch_timeout_ms=100,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-        ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the handler returns; rewind on error
-        decoder=keep_undecoded,
-        title=f"{CONSUMER_GROUP}:record_redemptions",
-    )
-    async def record_redemptions(message: KafkaMessage) -> None:
-        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+    @subscribe_batches(broker, TOPIC_SESSIONS, group_id=CONSUMER_GROUP, max_records=MAX_BATCH)
+    async def record_redemptions(records: tuple[ConsumerRecord, ...]) -> None:
         found = redemptions(records)
         if not found:
             return

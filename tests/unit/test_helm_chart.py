@@ -446,9 +446,11 @@ def test_every_service_mounts_the_ca_bundles_its_urls_point_at():
         (["--set", "config.PORTICO_INTERNAL_TOKEN=hunter2"], "credential"),
         (["--set", "config.PORTICO_REDIS_URL=redis://redis:6379/0"], "set by the chart"),
         (["--set", "kafka.topics.create=auto"], "create"),
+        (["--set", "postgres.auditWriter.existingSecret="], "auditWriter"),
     ],
     ids=["replicas-two", "latest-tag", "misspelt-key", "sasl-without-secret", "unknown-protocol",
-         "redis-password-in-values", "public-url-without-scheme", "secret-in-config", "reserved-setting", "topic-mode"],
+         "redis-password-in-values", "public-url-without-scheme", "secret-in-config", "reserved-setting", "topic-mode",
+         "audit-writer-without-secret"],
 )
 def test_a_wrong_value_fails_rendering_with_a_message(args, message):
     result = helm_template(*args)

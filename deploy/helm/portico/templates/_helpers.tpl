@@ -170,9 +170,7 @@ PORTICO_KAFKA_SSL_CA_FILE: {{ printf "/etc/portico/kafka-ca/%s" .Values.kafka.tl
 {{- end }}
 {{- if eq .key "audit" }}
 {{ include "portico.secretEnv" (dict "name" "PORTICO_AUDIT_DATABASE_URL" "secret" $pg.audit.existingSecret "key" $pg.audit.key) }}
-{{- if $pg.auditWriter.existingSecret }}
 {{ include "portico.secretEnv" (dict "name" "PORTICO_AUDIT_WRITER_DATABASE_URL" "secret" $pg.auditWriter.existingSecret "key" $pg.auditWriter.key) }}
-{{- end }}
 {{- if $s.keys.auditCheckpointSigningKey }}
 {{ include "portico.secretEnv" (dict "name" "PORTICO_AUDIT_CHECKPOINT_SIGNING_KEY" "secret" $s.existingSecret "key" $s.keys.auditCheckpointSigningKey) }}
 {{- end }}

@@ -11,7 +11,9 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "PORTICO_"
-LOCAL_POSTGRES = "postgresql://portico:portico@127.0.0.1:5432"
+# deploy/local's private cluster lets Portico's roles in from 127.0.0.1 without a password; every other
+# server gets the DSNs (with their credentials) from the environment.
+LOCAL_POSTGRES = "postgresql://portico@127.0.0.1:5432"
 # A key under this many bytes of key material is refused (hex is read as bytes, anything else as UTF-8).
 MIN_KEY_BYTES = 32
 SecretName = Literal["internal_token", "link_signing_key", "encryption_keys"]

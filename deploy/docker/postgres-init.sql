@@ -6,6 +6,7 @@ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = wanted.name)
 \gexec
 
 -- audit appends and reads as this role: no UPDATE, DELETE or TRUNCATE (grants: audit's migrations).
-SELECT 'CREATE ROLE portico_audit_writer LOGIN PASSWORD ''portico_audit_writer'''
+-- Its password comes from the environment (postgres-writer-password.sh, compose), never from this file.
+SELECT 'CREATE ROLE portico_audit_writer LOGIN'
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'portico_audit_writer')
 \gexec

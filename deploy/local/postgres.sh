@@ -8,7 +8,6 @@
 source "$(dirname "$0")/common.sh"
 
 PORT="${PORTICO_POSTGRES_PORT:-5432}"
-PG_USER_PASSWORD="${PORTICO_POSTGRES_PASSWORD:-portico}"
 DATABASES=(portico_link_issuer portico_connection_config portico_audit)
 if [ -d "$PORTICO_RUN_DIR/postgres/data" ] && [ ! -L "$PORTICO_RUN_DIR/postgres" ]; then
   PG_HOME="$PORTICO_RUN_DIR/postgres"  # a cluster made inside the run directory by an earlier version
@@ -40,10 +39,8 @@ provision() {
   done
   as_postgres "$(pg_bin)/psql" -v ON_ERROR_STOP=1 -q -h "$socket" -p "$PORT" -U postgres -d postgres <<SQL >/dev/null
 SELECT 'CREATE ROLE portico LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'portico')\\gexec
-ALTER ROLE portico PASSWORD '$PG_USER_PASSWORD';
 -- audit appends and reads as this role: no UPDATE, DELETE or TRUNCATE (grants: audit's migrations).
 SELECT 'CREATE ROLE portico_audit_writer LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'portico_audit_writer')\\gexec
-ALTER ROLE portico_audit_writer PASSWORD 'portico_audit_writer';
 $statements
 SQL
 }
@@ -55,7 +52,7 @@ start() {
     if [ -S "/var/run/postgresql/.s.PGSQL.$PORT" ] && provision /var/run/postgresql 2>/dev/null; then
       log "postgres: role portico and databases ${DATABASES[*]} are in place"
     else
-      log "postgres: could not provision it; it needs role portico/$PG_USER_PASSWORD and databases ${DATABASES[*]}"
+      log "postgres: could not provision it; it needs roles portico and portico_audit_writer, allowed in from 127.0.0.1 (or PORTICO_*_DATABASE_URL with passwords), and databases ${DATABASES[*]}"
     fi
     return 0
   fi
@@ -75,6 +72,10 @@ max_connections = 200
 shared_buffers = 128MB
 CONF
   fi
+  # Portico's roles come in over loopback TCP without a password: the cluster is this machine's and
+  # listens on 127.0.0.1 only, so no password has to be built into the code or the scripts.
+  local trust="host all portico,portico_audit_writer 127.0.0.1/32 trust"
+  grep -qxF "$trust" "$DATA/pg_hba.conf" || as_postgres sed -i "1i $trust" "$DATA/pg_hba.conf"
   as_postgres touch "$PG_LOG"
   ln -sfn "$PG_LOG" "$PORTICO_RUN_DIR/logs/postgres.log"
   as_postgres "$bin/pg_ctl" -D "$DATA" -l "$PG_LOG" -w -t 60 start >/dev/null \

@@ -52,7 +52,7 @@ def secret_values(local_secrets: dict[str, str]) -> dict[tuple[str, str], str]:
         ("portico-postgres", "connection-config-database-url"): f"{LOCAL_POSTGRES}/portico_connection_config",
         ("portico-postgres", "audit-database-url"): f"{LOCAL_POSTGRES}/portico_audit",
         ("portico-postgres", "audit-writer-database-url"):
-            "postgresql://portico_audit_writer:portico_audit_writer@127.0.0.1:5432/portico_audit",
+            "postgresql://portico_audit_writer@127.0.0.1:5432/portico_audit",
     }
 
 

@@ -70,7 +70,9 @@ def start_infra_in_containers() -> list[object]:
     postgres = (
         DockerContainer("postgres:15-bookworm")
         .with_env("POSTGRES_USER", "portico")
-        .with_env("POSTGRES_PASSWORD", "portico")
+        # Loopback only and thrown away after the run: Portico's roles come in without a password, as
+        # deploy/local's private cluster lets them.
+        .with_env("POSTGRES_HOST_AUTH_METHOD", "trust")
         .with_volume_mapping(str(ROOT / "deploy/docker/postgres-init.sql"), "/docker-entrypoint-initdb.d/init.sql")
         .with_bind_ports(5432, 5432)
     )

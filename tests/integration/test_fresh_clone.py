@@ -47,7 +47,7 @@ def environment(clone: Path) -> dict[str, str]:
     """The caller's environment without Portico's settings, plus the shifted ports and what follows from them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_") or k in DEPLOY_VARIABLES}
     env.update({name: str(port) for name, port in PORTS.items()})
-    local = f"postgresql://portico:portico@127.0.0.1:{PORTS['PORTICO_POSTGRES_PORT']}"
+    local = f"postgresql://portico@127.0.0.1:{PORTS['PORTICO_POSTGRES_PORT']}"
     env.update({
         "PORTICO_RUN_DIR": str(clone / ".run"),
         "PORTICO_PUBLIC_URL": f"http://127.0.0.1:{PORTS['PORTICO_PROXY_PORT']}",

@@ -60,3 +60,17 @@ def test_key_material_counts_hex_as_bytes_and_other_text_as_utf8():
     assert secret_problem("internal_token", SecretStr("x" * 32)) is None  # 32 bytes of text
     assert secret_problem("internal_token", SecretStr("ab" * 16)) is not None  # 32 hex characters = 16 bytes
     assert secret_problem("encryption_keys", SecretStr(f"new:{'11' * 32},old:{'22' * 8}")) is not None
+
+
+def test_no_database_password_is_built_in():
+    """The defaults point at make up's private cluster, which lets Portico's roles in from 127.0.0.1 without one."""
+    from urllib.parse import urlsplit
+
+    from audit.app import writer_database_url
+
+    settings = Settings(_env_file=None)
+    for name in ("link_issuer_database_url", "connection_config_database_url", "audit_database_url"):
+        if f"{ENV_PREFIX}{name.upper()}" not in os.environ:
+            assert urlsplit(getattr(settings, name).get_secret_value()).password is None
+    writer = writer_database_url(Settings(audit_database_url="postgresql://owner:s3cret@db.internal:5432/portico_audit"))
+    assert writer == "postgresql://portico_audit_writer@db.internal:5432/portico_audit"

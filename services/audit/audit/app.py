@@ -26,12 +26,13 @@ READ_POOL_SIZE = 8  # exports and verifies hold a connection each; they never ta
 
 
 def writer_database_url(settings: Settings) -> str:
-    """PORTICO_AUDIT_WRITER_DATABASE_URL, or the owner's URL with the writer role's local credentials."""
+    """PORTICO_AUDIT_WRITER_DATABASE_URL, or the owner's server and database as the writer role without a
+    password (deploy/local's private cluster lets it in from 127.0.0.1; elsewhere set the URL)."""
     if settings.audit_writer_database_url is not None:
         return settings.audit_writer_database_url.get_secret_value()
     owner = urlsplit(settings.audit_database_url.get_secret_value())
     server = owner.netloc.rpartition("@")[2]
-    return urlunsplit(owner._replace(netloc=f"{WRITER_ROLE}:{WRITER_ROLE}@{server}"))
+    return urlunsplit(owner._replace(netloc=f"{WRITER_ROLE}@{server}"))
 
 
 def checkpointer_from(settings: Settings) -> Checkpointer | None:

@@ -106,6 +106,12 @@ async def publish_event(broker: KafkaBroker, event: CloudEvent) -> None:
 FATAL_PRODUCER_ERRORS = (aiokafka.errors.OutOfOrderSequenceNumber, aiokafka.errors.UnknownProducerId)
 
 
+def producer_connected(broker: KafkaBroker) -> bool:
+    """Whether the broker's producer has connected (subscribers may still be joining their groups): a relay
+    may publish. False with wrong credentials, so such a replica never takes an outbox's lead."""
+    return broker._connection is not None  # noqa: SLF001 - FastStream sets it once connect() succeeded
+
+
 async def publish_events(broker: KafkaBroker, events: Sequence[CloudEvent]) -> None:
     """Publish several events in order, pipelined, returning once Kafka acknowledged every one.
 

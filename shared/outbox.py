@@ -6,7 +6,7 @@ import structlog
 from faststream.kafka import KafkaBroker
 
 from portico_events import CloudEvent
-from shared.broker import publish_events
+from shared.broker import producer_connected, publish_events
 from shared.relay import RelayLoop
 
 log = structlog.get_logger("shared.outbox")
@@ -73,7 +73,7 @@ class OutboxRelay(RelayLoop):
 
     async def step(self) -> bool:
         """Lead while this replica holds the lock; otherwise let the poll interval pass."""
-        if not self._broker.running:
+        if not producer_connected(self._broker):
             return False  # not connected to Kafka (yet, or with wrong credentials): leave the lead to one that is
         async with self._pool.acquire() as conn:
             if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", _RELAY_LOCK):

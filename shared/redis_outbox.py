@@ -6,7 +6,7 @@ from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
 from portico_events import CloudEvent
-from shared.broker import publish_events
+from shared.broker import producer_connected, publish_events
 from shared.relay import RelayLoop
 
 LEASE_MS = 5_000
@@ -57,7 +57,7 @@ class RedisOutboxRelay(RelayLoop):
         self._trim = redis.register_script(_TRIM_IF_HOLDER)
 
     async def step(self) -> bool:
-        if not self._broker.running:
+        if not producer_connected(self._broker):
             return False  # not connected to Kafka (yet, or with wrong credentials): leave the lease to one that is
         claimed = await self._claim(keys=[self._list_key, self._lease_key], args=[self._holder, LEASE_MS, self._batch_size])
         if not claimed[0]:

@@ -7,7 +7,7 @@ from shared.redis_outbox import RedisOutboxRelay
 
 
 class NotConnected:
-    running = False
+    _connection = None  # what FastStream's KafkaBroker has until connect() succeeds
 
 
 class Untouchable:

@@ -6,11 +6,11 @@ a shareable link Redis knows is decided by Redis alone (revocations reach it as 
 and one Redis does not know (its `issued` event not consumed yet, or Redis's data lost) is checked with
 link-issuer first, never waiting for Kafka.
 """
-import hashlib
 import secrets
 from dataclasses import dataclass
 
 from portal_session.domain import SOURCE
+from portal_session.sessions import cookie_digest
 from portal_session.store import PortalStore
 from portico_events import Actor, CloudEvent, PortalLinkRedeemed, PortalSessionStarted
 from shared.errors import APIError
@@ -60,19 +60,22 @@ class Redemptions:
         cookie = secrets.token_urlsafe(32)
         digest = token_sha256(token)
         actor = Actor(kind="portal_session", id=session_id, client_address=client_address, user_agent=user_agent)
-        now = self._clock.now()
-        events = (
-            CloudEvent.wrap(
-                PortalLinkRedeemed(organization_id=claims.organization_id, link_id=claims.link_id, session_id=session_id,
-                                   actor=actor),
-                source=SOURCE, time=now,
-            ).to_bytes(),
-            CloudEvent.wrap(
-                PortalSessionStarted(organization_id=claims.organization_id, session_id=session_id, link_id=claims.link_id,
-                                     actor=actor),
-                source=SOURCE, time=now,
-            ).to_bytes(),
-        )
+
+        def events() -> tuple[bytes, bytes]:
+            """Dated when they are queued (after link-issuer answered), not when the request came in."""
+            now = self._clock.now()
+            return (
+                CloudEvent.wrap(
+                    PortalLinkRedeemed(organization_id=claims.organization_id, link_id=claims.link_id,
+                                       session_id=session_id, actor=actor),
+                    source=SOURCE, time=now,
+                ).to_bytes(),
+                CloudEvent.wrap(
+                    PortalSessionStarted(organization_id=claims.organization_id, session_id=session_id,
+                                         link_id=claims.link_id, actor=actor),
+                    source=SOURCE, time=now,
+                ).to_bytes(),
+            )
 
         async def open_session(vouched: tuple[str, str] | None) -> tuple[str, float | None]:
             return await self._portal.redeem(
@@ -81,12 +84,12 @@ class Redemptions:
                 kind=claims.kind,
                 expire=claims.expire_time.timestamp(),
                 token_sha256=digest,
-                cookie_sha256=hashlib.sha256(cookie.encode()).hexdigest(),
+                cookie_sha256=cookie_digest(cookie),
                 session_id=session_id,
                 csrf_token=secrets.token_urlsafe(32),
                 idle_s=self._settings.portal_session_idle_seconds,
                 max_s=self._settings.portal_session_max_seconds,
-                events=events,
+                events=events(),
                 vouched=vouched,
             )
 

@@ -72,7 +72,9 @@ end
 local stored = redis.call('HGET', link, 'token_sha256')
 if stored and stored ~= ARGV[4] then return {'invalid'} end
 if state == 'revoked' then return {'revoked'} end
-if state == 'used' then return {'used'} end
+-- A magic link link-issuer has just used for this request is this request's, whatever a racing refusal
+-- wrote back meanwhile (link-issuer says `used` to every other one).
+if state == 'used' and not (vouched and ARGV[2] == 'magic') then return {'used'} end
 local expire = tonumber(redis.call('HGET', link, 'expire') or ARGV[3])
 if expire <= now then return {'expired'} end
 if ARGV[2] == 'magic' then

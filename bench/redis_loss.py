@@ -6,7 +6,7 @@ Against the running stack (make up), through the proxy. Each round makes an orga
 and a magic link, opens a session with the shareable one, then either leaves Redis alone (baseline) or
 empties it (FLUSHALL: what a restart without persistence or a failover to an empty replica leaves). It
 measures: the first redemption of a fresh magic link (which link-issuer must now vouch for), how long a
-link revoked before the loss takes to be refused after it (the first attempt should be), and the delay from
+link revoked just before the loss takes to be refused after it, and the delay from
 a revocation's 204 to the refusal of the link and the end of a session opened after the loss. WARNING:
 FLUSHALL ends every portal session of the stack it runs against; never point it at a stack in use.
 """
@@ -50,12 +50,14 @@ async def one_round(api: httpx.AsyncClient, proxy: str, lose: Callable[[], Await
             return await browser.get(urlsplit(link["location"]).path, headers=JSON)
 
     await lose()
+    lost_at = time.perf_counter()
     figures: dict[str, float] = {}
-    started = time.perf_counter()
-    refused = await opened(revoked_before)
-    figures["link revoked before: first attempt refused in"] = (
-        time.perf_counter() - started if refused.status_code == 410 else float("inf")
-    )
+
+    async def revoked_before_refused() -> bool:
+        return (await opened(revoked_before)).status_code == 410
+
+    # Revoked a moment ago: with Redis intact its event may still be on the way (the < 1 s bound).
+    figures["link revoked just before: refused after"] = await until(revoked_before_refused, lost_at)
     started = time.perf_counter()
     assert (await opened(magic)).status_code == 303
     figures["fresh magic link: redeemed in"] = time.perf_counter() - started

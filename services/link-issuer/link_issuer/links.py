@@ -206,13 +206,14 @@ class LinkService:
     async def redeem_link(self, link_id: str, token_sha256: str) -> LinkRedemption:
         """portal-session asks before a link opens a session. A live magic link is used by this call, in
         Postgres, so a used or revoked link stays so when Redis loses its data; a shareable link is read."""
-        found = await store.redeem_link(self._pool(), link_id, token_sha256, self._clock.now())
+        now = self._clock.now()
+        found = await store.redeem_link(self._pool(), link_id, token_sha256, now)
         if found is None:
             return LinkRedemption("invalid", None)
         link, used_now = found
         if used_now:
             return LinkRedemption("ok", link)
-        state = link_state(link, self._clock.now())
+        state = link_state(link, now)
         if link.kind == "magic" and state == "live":  # not used by this call although live: lost the race
             state = "used"
         return LinkRedemption("ok" if state == "live" else state, link)

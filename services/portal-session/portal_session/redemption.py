@@ -61,8 +61,11 @@ class Redemptions:
         digest = token_sha256(token)
         actor = Actor(kind="portal_session", id=session_id, client_address=client_address, user_agent=user_agent)
 
-        def events() -> tuple[bytes, bytes]:
-            """Dated when they are queued (after link-issuer answered), not when the request came in."""
+        def events(vouched: bool) -> tuple[bytes, bytes]:
+            """Dated when they are queued (after link-issuer answered), not when the request came in; none for
+            the first look at a magic link, which the script never opens without link-issuer's word."""
+            if claims.kind == "magic" and not vouched:
+                return b"", b""
             now = self._clock.now()
             return (
                 CloudEvent.wrap(
@@ -89,7 +92,7 @@ class Redemptions:
                 csrf_token=secrets.token_urlsafe(32),
                 idle_s=self._settings.portal_session_idle_seconds,
                 max_s=self._settings.portal_session_max_seconds,
-                events=events(),
+                events=events(vouched is not None),
                 vouched=vouched,
             )
 

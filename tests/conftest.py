@@ -13,6 +13,7 @@ from shared.broker import make_broker
 from shared.db import create_pool
 from shared.redis_client import create_redis
 from shared.settings import Settings
+from tests.factories import create_api_key
 from tests.integration.stack import ROOT, Stack, bring_up, tear_down
 
 STACK_MODE = pytest.StashKey[str]()
@@ -54,8 +55,6 @@ def settings(stack: Stack) -> Settings:
 
 @pytest.fixture(scope="session")
 async def api_key(settings: Settings) -> str:
-    from link_issuer.accounts.admin import create_api_key
-
     _, key = await create_api_key(settings, "integration tests")
     return key
 

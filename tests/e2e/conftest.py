@@ -100,31 +100,7 @@ def console(page: Page) -> ConsoleErrors:
     return errors
 
 
-async def create_organization(api: httpx.AsyncClient, name: str, frame_ancestors: list[str] | None = None) -> str:  # noqa: F811
-    body: dict[str, object] = {"display_name": name}
-    if frame_ancestors:
-        body["allowed_frame_ancestors"] = frame_ancestors
-    response = await api.post("/api/v1/organizations", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()["organization"]["id"]
-
-
-async def magic_link(api: httpx.AsyncClient, org_id: str, **body: object) -> str:  # noqa: F811
-    response = await api.put(f"/api/v1/organizations/{org_id}/portal_links", json=body or None)
-    assert response.status_code == 200, response.text
-    return response.json()["link"]["location"]
-
-
-async def shareable_link(api: httpx.AsyncClient, org_id: str, expires_in_seconds: int | None = None) -> str:  # noqa: F811
-    body: dict[str, object] = {"kind": "shareable"}
-    if expires_in_seconds is not None:
-        body["expires_in_seconds"] = expires_in_seconds
-    response = await api.post(f"/api/v1/organizations/{org_id}/portal_links", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()["link"]["location"]
-
-
-async def managed_connections(api: httpx.AsyncClient, org_id: str) -> list[dict]:  # noqa: F811
+async def managed_connections(api: httpx.AsyncClient, org_id: str) -> list[dict]:
     response = await api.get(f"/api/v1/organizations/{org_id}/connections")
     assert response.status_code == 200, response.text
     return response.json()["connections"]

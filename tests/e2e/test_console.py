@@ -19,6 +19,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import SCREENSHOTS, TIMEOUT_MS, ConsoleErrors
+from tests.factories import create_organization
 from tests.integration.stack import ROOT
 
 # The browser logs the 4xx answers the tests provoke on purpose (a wrong password, a forbidden call).
@@ -362,7 +363,7 @@ async def test_an_admin_manages_api_keys_and_operators_and_every_page_fits_a_pho
         await expect(page.locator("#organizations-table-empty")).to_have_text(f"No organization matches “nothing {tag}”.")
 
         # Every page at 390 px: no horizontal scrolling.
-        organization_id = (await api.post("/api/v1/organizations", json={"display_name": "Phone Co"})).json()["organization"]["id"]
+        organization_id = await create_organization(api, "Phone Co")
         await api.post(f"/api/v1/organizations/{organization_id}/portal_links", json={"kind": "shareable"})
         await page.set_viewport_size({"width": 390, "height": 844})
         for path, name in (("/console/organizations", "phone-organizations"),

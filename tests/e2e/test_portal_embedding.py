@@ -12,12 +12,10 @@ from playwright.async_api import Page, Response, expect
 from tests.e2e.conftest import (
     ConsoleErrors,
     Screenshots,
-    create_organization,
-    magic_link,
     managed_connections,
     path_of,
-    shareable_link,
 )
+from tests.factories import create_organization, magic_link, shareable_link
 from tests.fixtures.identity_providers import LoopbackServer, Route, loopback_server, make_certificate, pem
 
 PORTICO_ORIGIN = "http://127.0.0.1:8080"
@@ -81,8 +79,8 @@ async def test_an_allowed_origin_frames_the_portal_and_hears_every_step(
     api: httpx.AsyncClient, host: LoopbackServer, page: Page, console: ConsoleErrors, screenshots: Screenshots
 ):
     host_origin = f"http://127.0.0.1:{host.port}"  # same site as Portico's loopback origin: cookies flow
-    org_id = await create_organization(api, "Umbrella Corp", frame_ancestors=[host_origin])
-    serve_host_page(host, await magic_link(api, org_id))
+    org_id = await create_organization(api, "Umbrella Corp", allowed_frame_ancestors=[host_origin])
+    serve_host_page(host, (await magic_link(api, org_id))["location"])
     policies: list[str] = []
 
     def record_policy(response: Response) -> None:
@@ -137,8 +135,8 @@ async def test_portal_pages_refuse_framing_by_an_origin_that_is_not_allowed(
     api: httpx.AsyncClient, proxy_url: str, host: LoopbackServer, page: Page, screenshots: Screenshots
 ):
     with loopback_server() as allowed_host:
-        org_id = await create_organization(api, "Hooli", frame_ancestors=[f"http://127.0.0.1:{allowed_host.port}"])
-    link = await shareable_link(api, org_id)
+        org_id = await create_organization(api, "Hooli", allowed_frame_ancestors=[f"http://127.0.0.1:{allowed_host.port}"])
+    link = (await shareable_link(api, org_id))["location"]
     serve_host_page(host, link)
     refusals: list[str] = []
     page.on("console", lambda message: refusals.append(message.text) if "frame-ancestors" in message.text else None)
@@ -167,8 +165,8 @@ async def test_a_frame_without_cookies_offers_the_unused_link_in_a_new_tab(
     # localhost and 127.0.0.1 are different sites, so the loopback (SameSite=Lax) cookie is refused in
     # this frame, as a third-party cookie is in a browser that blocks them.
     host_origin = f"http://localhost:{host.port}"
-    org_id = await create_organization(api, "Vandelay Industries", frame_ancestors=[host_origin])
-    serve_host_page(host, await magic_link(api, org_id))
+    org_id = await create_organization(api, "Vandelay Industries", allowed_frame_ancestors=[host_origin])
+    serve_host_page(host, (await magic_link(api, org_id))["location"])
 
     await page.goto(f"{host_origin}/")
     failed = await wait_for_event(page, "portico.portal.load_failed")
@@ -188,8 +186,8 @@ async def test_a_frame_without_cookies_offers_the_unused_link_in_a_new_tab(
 async def test_the_host_hears_that_the_session_is_ending_then_over(
     api: httpx.AsyncClient, host: LoopbackServer, page: Page, screenshots: Screenshots
 ):
-    org_id = await create_organization(api, "Soylent", frame_ancestors=[f"http://127.0.0.1:{host.port}"])
-    serve_host_page(host, await shareable_link(api, org_id, expires_in_seconds=4))
+    org_id = await create_organization(api, "Soylent", allowed_frame_ancestors=[f"http://127.0.0.1:{host.port}"])
+    serve_host_page(host, (await shareable_link(api, org_id, expires_in_seconds=4))["location"])
 
     await page.goto(host.url("/"))
     expiring = await wait_for_event(page, "portico.session.expiring")
@@ -201,7 +199,7 @@ async def test_the_host_hears_that_the_session_is_ending_then_over(
 
 
 async def test_a_used_magic_link_shows_the_410_page(api: httpx.AsyncClient, page: Page, screenshots: Screenshots):
-    link = await magic_link(api, await create_organization(api, "Stark Industries"))
+    link = (await magic_link(api, await create_organization(api, "Stark Industries")))["location"]
     async with httpx.AsyncClient() as first_visitor:
         assert (await first_visitor.get(link)).status_code == 303
 

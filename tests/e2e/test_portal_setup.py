@@ -11,11 +11,9 @@ from tests.e2e.conftest import (
     ConsoleErrors,
     Screenshots,
     connection_config_allowing,
-    create_organization,
-    magic_link,
     managed_connections,
-    shareable_link,
 )
+from tests.factories import create_organization, magic_link, shareable_link
 from tests.fixtures.identity_providers import (
     LoopbackServer,
     discovery_document,
@@ -31,7 +29,7 @@ async def test_admin_sets_up_okta_saml_by_uploading_metadata(
     api: httpx.AsyncClient, proxy_url: str, page: Page, console: ConsoleErrors, screenshots: Screenshots, tmp_path
 ):
     org_id = await create_organization(api, "Globex Corporation")
-    await page.goto(await magic_link(api, org_id))
+    await page.goto((await magic_link(api, org_id))["location"])
 
     await expect(page.get_by_role("heading", level=1)).to_have_text("Set up single sign-on for Globex Corporation")
     await screenshots.take(page, "welcome")
@@ -112,7 +110,7 @@ async def test_admin_sets_up_keycloak_oidc_then_manages_the_connection(
 ):
     issuer = keycloak_idp.url("/realms/acme")
     org_id = await create_organization(api, "Initech")
-    await page.goto(await shareable_link(api, org_id))
+    await page.goto((await shareable_link(api, org_id))["location"])
     await page.get_by_role("link", name="Start").click()
 
     await page.get_by_label("Keycloak").check()
@@ -179,7 +177,7 @@ async def test_the_setup_works_with_the_keyboard_alone_and_fits_a_phone(
 ):
     org_id = await create_organization(api, "Wayne Enterprises")
     await page.set_viewport_size({"width": 390, "height": 844})
-    await page.goto(await magic_link(api, org_id))
+    await page.goto((await magic_link(api, org_id))["location"])
     await page.goto(page.url + "providers")
 
     await page.keyboard.press("Tab")

@@ -22,6 +22,7 @@ from shared.db import apply_migrations, create_pool
 from shared.ids import SystemClock, new_id
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
+from tests.factories import create_organization
 from tests.fixtures.identity_providers import (
     Route,
     discovery_document,
@@ -343,7 +344,7 @@ async def test_management_list_answers_for_known_organizations_only(api, service
 
 
 async def test_management_list_through_the_proxy_with_an_api_key(api, service, settings):
-    organization_id = (await api.post("/api/v1/organizations", json={"display_name": "Via Proxy"})).json()["organization"]["id"]
+    organization_id = await create_organization(api, "Via Proxy")
     connection = (await create(service, settings, organization_id, saml_fields())).json()["connection"]
     listed = await api.get(f"/api/v1/organizations/{organization_id}/connections")
     assert listed.status_code == 200, listed.text

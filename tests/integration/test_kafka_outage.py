@@ -8,6 +8,7 @@ import pytest
 
 from portico_events import TOPIC_CONNECTIONS, TOPIC_LINKS, TOPIC_SESSIONS
 from shared.settings import Settings
+from tests.factories import magic_link, shareable_link
 from tests.fixtures.identity_providers import make_certificate, pem
 from tests.integration.kafka_tap import KafkaTap
 from tests.integration.stack import is_ours, run_script
@@ -33,8 +34,8 @@ async def test_changes_made_while_kafka_is_down_are_published_when_it_returns(
         created = await api.post("/api/v1/organizations", json={"display_name": "Outage Ltd."})
         assert created.status_code == 201, created.text
         org_id = created.json()["organization"]["id"]
-        magic = (await api.put(f"/api/v1/organizations/{org_id}/portal_links")).json()["link"]
-        shareable = (await api.post(f"/api/v1/organizations/{org_id}/portal_links", json={"kind": "shareable"})).json()["link"]
+        magic = (await magic_link(api, org_id))
+        shareable = (await shareable_link(api, org_id))
         async with httpx.AsyncClient(base_url=proxy_url, timeout=20) as browser:
             assert (await browser.get(urlsplit(magic["location"]).path)).status_code == 303
             csrf = (await browser.get("/portal/api/session")).json()["session"]["csrf_token"]

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from portico_events import TOPIC_LINKS, TOPIC_SESSIONS
 from shared.settings import Settings
+from tests.factories import create_organization
 from tests.integration.kafka_tap import KafkaTap
 from tests.integration.polling import eventually
 from tests.integration.stack import ROOT, SERVICES, is_ours, run_script, services_ready
@@ -62,7 +63,7 @@ async def test_link_flow_runs_with_kafka_requiring_scram(
         KafkaTap(settings.kafka_bootstrap_servers, TOPIC_LINKS) as links,
         KafkaTap(settings.kafka_bootstrap_servers, TOPIC_SESSIONS) as sessions,
     ):
-        org_id = (await api.post("/api/v1/organizations", json={"display_name": "Scram Inc."})).json()["organization"]["id"]
+        org_id = await create_organization(api, "Scram Inc.")
         link = (await api.put(f"/api/v1/organizations/{org_id}/portal_links", json={"success_url": "http://127.0.0.1:8080/ok"})).json()["link"]
         async with httpx.AsyncClient(base_url=proxy_url) as browser:
             assert (await browser.get(urlsplit(link["location"]).path)).status_code == 303

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import httpx
 from redis.asyncio import Redis
 
-from link_issuer.accounts.admin import create_api_key
 from shared.settings import Settings
+from tests.factories import create_api_key, create_organization, magic_link, shareable_link
 from tests.integration.console import create_account, forget_loopback_failures, sign_in
 from tests.integration.polling import eventually
 from tests.integration.stack import ROOT, Stack
@@ -62,11 +62,11 @@ async def test_no_secret_of_links_sessions_keys_passwords_or_client_secrets_reac
     _, api_key = await create_api_key(settings, "no secrets in logs")
     found["api key"] = api_key
     api = httpx.AsyncClient(base_url=proxy_url, timeout=15, headers={"Authorization": f"Bearer {api_key}"})
-    org_id = (await api.post("/api/v1/organizations", json={"display_name": "No Secrets Co"})).json()["organization"]["id"]
+    org_id = await create_organization(api, "No Secrets Co")
 
     # A magic link redeemed, then refused when opened again; a shareable link redeemed twice.
-    magic = (await api.put(f"/api/v1/organizations/{org_id}/portal_links")).json()["link"]["location"]
-    shareable = (await api.post(f"/api/v1/organizations/{org_id}/portal_links", json={"kind": "shareable"})).json()["link"]["location"]
+    magic = (await magic_link(api, org_id))["location"]
+    shareable = (await shareable_link(api, org_id))["location"]
     for name, location in (("magic link", magic), ("shareable link", shareable)):
         for part, value in zip(("token", "payload", "signature", "random part"), token_parts(token_of(location)), strict=True):
             found[f"{name} {part}"] = value
@@ -114,7 +114,7 @@ async def test_no_secret_of_links_sessions_keys_passwords_or_client_secrets_reac
 
     # Mid-redemption trouble: an X-Request-ID that is not UTF-8 (a 500 before), through the proxy and
     # straight to portal-session, and a malformed header line after a link's request line.
-    third = (await api.post(f"/api/v1/organizations/{org_id}/portal_links", json={"kind": "shareable"})).json()["link"]["location"]
+    third = (await shareable_link(api, org_id))["location"]
     for part, value in zip(("token", "payload", "signature", "random part"), token_parts(token_of(third)), strict=True):
         found[f"third link {part}"] = value
     request = f"GET {urlsplit(third).path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n".encode()
@@ -126,7 +126,7 @@ async def test_no_secret_of_links_sessions_keys_passwords_or_client_secrets_reac
     # The same through a second proxy serving https.
     with tls_proxy(tmp_path) as second:
         https = httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(second.certificates.ca)), timeout=15)
-        fourth = (await api.put(f"/api/v1/organizations/{org_id}/portal_links")).json()["link"]["location"]
+        fourth = (await magic_link(api, org_id))["location"]
         for part, value in zip(("token", "payload", "signature", "random part"), token_parts(token_of(fourth)), strict=True):
             found[f"https link {part}"] = value
         over_https = await https.get(f"{second.https_url}{urlsplit(fourth).path}", headers=JSON | {"X-Request-ID": f"{mark}-https"})

@@ -3,13 +3,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from tests.factories import create_organization, magic_link
 from tests.fixtures.identity_providers import make_certificate, pem
 
 
 async def portal_browser(api: httpx.AsyncClient, proxy_url: str, name: str) -> tuple[str, httpx.AsyncClient, str]:
     """(organization id, a browser holding a live session for it, its CSRF token)."""
-    org_id = (await api.post("/api/v1/organizations", json={"display_name": name})).json()["organization"]["id"]
-    link = (await api.put(f"/api/v1/organizations/{org_id}/portal_links")).json()["link"]
+    org_id = await create_organization(api, name)
+    link = (await magic_link(api, org_id))
     browser = httpx.AsyncClient(base_url=proxy_url, timeout=15)
     assert (await browser.get(urlsplit(link["location"]).path)).status_code == 303
     csrf = (await browser.get("/portal/api/session")).json()["session"]["csrf_token"]

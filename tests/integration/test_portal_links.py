@@ -13,28 +13,11 @@ from portico_events import TOPIC_LINKS, TOPIC_SESSIONS, CloudEvent, PortalLinkIs
 from shared.broker import publish_event
 from shared.link_tokens import token_sha256
 from shared.settings import Settings
+from tests.factories import create_api_key, create_organization, magic_link, revoke_api_key, shareable_link
 from tests.integration.kafka_tap import KafkaTap
 from tests.integration.polling import eventually
 
 JSON = {"Accept": "application/json"}
-
-
-async def create_organization(api: httpx.AsyncClient, **fields: object) -> str:
-    response = await api.post("/api/v1/organizations", json={"display_name": "Acme Corp", **fields})
-    assert response.status_code == 201, response.text
-    return response.json()["organization"]["id"]
-
-
-async def magic_link(api: httpx.AsyncClient, org_id: str, **body: object) -> dict:
-    response = await api.put(f"/api/v1/organizations/{org_id}/portal_links", json=body or None)
-    assert response.status_code == 200, response.text
-    return response.json()["link"]
-
-
-async def shareable_link(api: httpx.AsyncClient, org_id: str, **body: object) -> dict:
-    response = await api.post(f"/api/v1/organizations/{org_id}/portal_links", json={"kind": "shareable", **body})
-    assert response.status_code == 201, response.text
-    return response.json()["link"]
 
 
 def link_path(link: dict) -> str:
@@ -283,8 +266,6 @@ async def test_management_api_requires_a_valid_key(proxy_url: str, api: httpx.As
 
 
 async def test_revoked_api_key_stops_working(proxy_url: str, settings: Settings):
-    from link_issuer.accounts.admin import create_api_key, revoke_api_key
-
     key_id, key = await create_api_key(settings, "short-lived")
     async with httpx.AsyncClient(base_url=proxy_url, headers={"Authorization": f"Bearer {key}"}) as client:
         assert (await client.post("/api/v1/organizations", json={"display_name": "x"})).status_code == 201

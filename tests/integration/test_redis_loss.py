@@ -8,15 +8,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from tests.factories import create_organization, magic_link, shareable_link
 from tests.integration.polling import eventually
-from tests.integration.test_portal_links import (
-    create_organization,
-    link_path,
-    magic_link,
-    open_link,
-    session_of,
-    shareable_link,
-)
+from tests.integration.test_portal_links import link_path, open_link, session_of
 
 JSON = {"Accept": "application/json"}
 

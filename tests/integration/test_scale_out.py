@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from shared.settings import Settings
+from tests.factories import create_organization
 from tests.integration.polling import eventually
 from tests.integration.stack import ROOT, SERVICES, is_ours, run_script, services_ready
 
@@ -50,7 +51,7 @@ def kill_second_instances() -> list[int]:
 async def test_every_service_survives_losing_one_of_two_instances_mid_load(
     two_of_everything: None, api: httpx.AsyncClient, proxy_url: str, audit_db: asyncpg.Pool, settings: Settings
 ):
-    org_id = (await api.post("/api/v1/organizations", json={"display_name": "Twice Ltd."})).json()["organization"]["id"]
+    org_id = await create_organization(api, "Twice Ltd.")
     redeemed: dict[str, list[int]] = {}
     unanswered = 0
 

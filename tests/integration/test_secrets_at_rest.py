@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from portico_events import ALL_TOPICS
 from shared.settings import Settings
+from tests.factories import create_organization, magic_link, shareable_link
 
 
 async def redis_contents(redis: Redis) -> bytes:
@@ -68,9 +69,9 @@ def postgres_dump(settings: Settings, database_url: str) -> bytes:
 async def test_no_raw_secret_is_stored_in_postgres_redis_or_kafka(
     api: httpx.AsyncClient, api_key: str, proxy_url: str, redis_client: Redis, settings: Settings
 ):
-    org_id = (await api.post("/api/v1/organizations", json={"display_name": "Secretive"})).json()["organization"]["id"]
-    magic = (await api.put(f"/api/v1/organizations/{org_id}/portal_links")).json()["link"]
-    shareable = (await api.post(f"/api/v1/organizations/{org_id}/portal_links", json={"kind": "shareable"})).json()["link"]
+    org_id = await create_organization(api, "Secretive")
+    magic = (await magic_link(api, org_id))
+    shareable = (await shareable_link(api, org_id))
     async with httpx.AsyncClient(base_url=proxy_url) as browser:
         redeemed = await browser.get(urlsplit(shareable["location"]).path)
     cookie = redeemed.cookies["portico_session"]

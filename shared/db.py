@@ -3,14 +3,19 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import asyncpg
 import structlog
+from asyncpg.pool import PoolConnectionProxy
 
 log = structlog.get_logger("shared.db")
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+
+# What `pool.acquire()` yields (a proxy, not a subclass) or `asyncpg.connect()` returns: queries take either.
+PgConnection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
 
 
 def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

@@ -7,6 +7,7 @@ from faststream.kafka import KafkaBroker
 
 from portico_events import CloudEvent
 from shared.broker import producer_connected, publish_events
+from shared.db import PgConnection
 from shared.relay import RelayLoop
 
 log = structlog.get_logger("shared.outbox")
@@ -24,7 +25,7 @@ def _queue_arguments(events: Iterable[CloudEvent]) -> tuple[list[str], list[byte
     return [event.id for event in listed], [event.to_bytes() for event in listed]
 
 
-async def enqueue_events(conn: asyncpg.Connection, events: Iterable[CloudEvent]) -> None:
+async def enqueue_events(conn: PgConnection, events: Iterable[CloudEvent]) -> None:
     """Write events in the caller's transaction; they are published only if it commits.
 
     One statement queues them and wakes the relay (the notification is delivered at commit).
@@ -40,7 +41,7 @@ async def record_events(pool: asyncpg.Pool, events: Iterable[CloudEvent]) -> Non
 
 
 async def execute_with_events(
-    db: asyncpg.Pool | asyncpg.Connection, statement: str, args: Sequence[object], events: Iterable[CloudEvent]
+    db: asyncpg.Pool | PgConnection, statement: str, args: Sequence[object], events: Iterable[CloudEvent]
 ) -> None:
     """Run one INSERT/UPDATE/DELETE (no RETURNING) and queue its events as a single statement.
 
@@ -91,7 +92,7 @@ class OutboxRelay(RelayLoop):
     def _on_notify(self, *_: object) -> None:
         self.wake()
 
-    async def _publish_batch(self, conn: asyncpg.Connection) -> int:
+    async def _publish_batch(self, conn: PgConnection) -> int:
         rows = await conn.fetch("SELECT position, payload FROM outbox ORDER BY position LIMIT $1", self._batch_size)
         if rows:
             await publish_events(self._broker, [CloudEvent.from_bytes(row["payload"]) for row in rows])

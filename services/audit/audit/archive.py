@@ -25,6 +25,7 @@ import asyncpg
 from audit import store
 from audit.domain import ChainHead, ChainVerifier
 from audit.query import AuditQuery
+from shared.db import PgConnection
 from shared.settings import Settings
 
 
@@ -40,7 +41,7 @@ class ArchiveResult:
     file_sha256: str
 
 
-async def archive_log(conn: asyncpg.Connection, before: datetime, output: Path) -> ArchiveResult | None:
+async def archive_log(conn: PgConnection, before: datetime, output: Path) -> ArchiveResult | None:
     """Archive every record up to the last one recorded before `before`; None when there is none."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", store.APPEND_LOCK)

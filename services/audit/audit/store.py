@@ -4,13 +4,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
 
 import asyncpg
 
 from audit.checkpoints import Checkpoint, Checkpointer
 from audit.domain import AuditEntry, AuditRecord, ChainHead, chain_entries, fresh_entries
 from audit.query import AuditQuery
+from shared.db import PgConnection
 
 COLUMNS = tuple(field.name for field in fields(AuditRecord))
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM audit_log"
@@ -33,7 +33,7 @@ def _record(row: asyncpg.Record) -> AuditRecord:
 
 
 async def append_audit_batch(
-    conn: asyncpg.Connection,
+    conn: PgConnection,
     entries: Sequence[AuditEntry],
     recorded_at: datetime,
     checkpointer: Checkpointer | None = None,
@@ -66,18 +66,19 @@ async def append_audit_batch(
         return AppendResult(appended=len(fresh), duplicates=len(entries) - len(fresh), checkpoint=checkpoint)
 
 
-async def _copy(conn: asyncpg.Connection, records: Iterator[AuditRecord]) -> None:
+async def _copy(conn: PgConnection, records: Iterator[AuditRecord]) -> None:
     await conn.copy_records_to_table("audit_log", records=map(_row_of, records), columns=COLUMNS)
 
 
-async def _last_sequence(conn: asyncpg.Connection) -> int:
-    return await conn.fetchval(
+async def _last_sequence(conn: PgConnection) -> int:
+    last: int = await conn.fetchval(
         """SELECT greatest((SELECT max(sequence) FROM audit_log),
                            (SELECT max(through_sequence) FROM audit_archive), 0)"""
     )
+    return last
 
 
-async def _chain_heads(conn: asyncpg.Connection, organizations: list[str]) -> dict[str, ChainHead]:
+async def _chain_heads(conn: PgConnection, organizations: list[str]) -> dict[str, ChainHead]:
     """Each organization's last record in the live log, else its archive anchor; absent means genesis."""
     rows = await conn.fetch(
         """SELECT o.id, h.sequence, h.organization_sequence, h.hash
@@ -93,7 +94,7 @@ async def _chain_heads(conn: asyncpg.Connection, organizations: list[str]) -> di
     return heads
 
 
-async def archive_anchors(conn: asyncpg.Connection, organizations: list[str] | None = None) -> dict[str, ChainHead]:
+async def archive_anchors(conn: PgConnection, organizations: list[str] | None = None) -> dict[str, ChainHead]:
     """Where each chain continues after archiving: its last archived record (all chains when None)."""
     rows = await conn.fetch(
         """SELECT DISTINCT ON (organization_id) organization_id, sequence, organization_sequence, hash
@@ -105,13 +106,14 @@ async def archive_anchors(conn: asyncpg.Connection, organizations: list[str] | N
     return {row["organization_id"]: ChainHead(row["sequence"], row["organization_sequence"], row["hash"]) for row in rows}
 
 
-async def archived_through(conn: asyncpg.Connection) -> int:
+async def archived_through(conn: PgConnection) -> int:
     """Every record with a sequence up to this one was archived (0: none)."""
-    return await conn.fetchval("SELECT coalesce(max(through_sequence), 0) FROM audit_archive")
+    through: int = await conn.fetchval("SELECT coalesce(max(through_sequence), 0) FROM audit_archive")
+    return through
 
 
 async def _checkpoint_if_due(
-    conn: asyncpg.Connection, checkpointer: Checkpointer, now: datetime, sequence: int
+    conn: PgConnection, checkpointer: Checkpointer, now: datetime, sequence: int
 ) -> int | None:
     last = await last_checkpoint(conn)
     if not checkpointer.due(last, now):
@@ -132,23 +134,23 @@ async def _checkpoint_if_due(
     return checkpoint.number
 
 
-async def last_checkpoint(conn: asyncpg.Connection) -> Checkpoint | None:
+async def last_checkpoint(conn: PgConnection) -> Checkpoint | None:
     row = await conn.fetchrow("SELECT * FROM audit_checkpoint ORDER BY number DESC LIMIT 1")
     return Checkpoint(**row) if row else None
 
 
-async def iter_checkpoints(conn: asyncpg.Connection) -> AsyncIterator[Checkpoint]:
+async def iter_checkpoints(conn: PgConnection) -> AsyncIterator[Checkpoint]:
     async for row in conn.cursor("SELECT * FROM audit_checkpoint ORDER BY number", prefetch=100):
         yield Checkpoint(**row)
 
 
-async def records_at(conn: asyncpg.Connection, sequences: list[int]) -> dict[int, AuditRecord]:
+async def records_at(conn: PgConnection, sequences: list[int]) -> dict[int, AuditRecord]:
     rows = await conn.fetch(f"{_SELECT} WHERE sequence = ANY($1::bigint[])", sequences)
     return {row["sequence"]: _record(row) for row in rows}
 
 
 @asynccontextmanager
-async def snapshot(pool: asyncpg.Pool, acquire_timeout_s: float) -> AsyncIterator[asyncpg.Connection]:
+async def snapshot(pool: asyncpg.Pool, acquire_timeout_s: float) -> AsyncIterator[PgConnection]:
     """A connection in a read-only, repeatable-read transaction: one consistent view of the log."""
     async with pool.acquire(timeout=acquire_timeout_s) as conn, conn.transaction(
         isolation="repeatable_read", readonly=True
@@ -156,8 +158,9 @@ async def snapshot(pool: asyncpg.Pool, acquire_timeout_s: float) -> AsyncIterato
         yield conn
 
 
-def _where(query: AuditQuery, after_sequence: int) -> tuple[str, list[Any]]:
-    clauses, args = ["sequence > $1"], [after_sequence]
+def _where(query: AuditQuery, after_sequence: int) -> tuple[str, list[object]]:
+    clauses = ["sequence > $1"]
+    args: list[object] = [after_sequence]
     for column, operator, value in (
         ("organization_id", "=", query.organization_id),
         ("event_type", "=", query.event_type),
@@ -173,7 +176,7 @@ def _where(query: AuditQuery, after_sequence: int) -> tuple[str, list[Any]]:
 
 
 async def list_records(
-    conn: asyncpg.Connection, query: AuditQuery, after_sequence: int, limit: int
+    conn: PgConnection, query: AuditQuery, after_sequence: int, limit: int
 ) -> list[AuditRecord]:
     where, args = _where(query, after_sequence)
     rows = await conn.fetch(f"{_SELECT} WHERE {where} ORDER BY sequence LIMIT {int(limit)}", *args)
@@ -181,7 +184,7 @@ async def list_records(
 
 
 async def iter_records(
-    conn: asyncpg.Connection, query: AuditQuery, after_sequence: int = 0, through_sequence: int | None = None
+    conn: PgConnection, query: AuditQuery, after_sequence: int = 0, through_sequence: int | None = None
 ) -> AsyncIterator[AuditRecord]:
     """Every matching record in sequence order through a server-side cursor: memory stays flat.
 

@@ -2,12 +2,11 @@
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import asyncpg
-
 from audit import store
 from audit.checkpoints import Checkpoint, checkpoint_problem, parse_heads
 from audit.domain import ChainVerifier
 from audit.query import AuditQuery
+from shared.db import PgConnection
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class VerifyReport:
 
 
 async def verify_log(
-    conn: asyncpg.Connection, organization_id: str | None, trusted_public_key: str | None
+    conn: PgConnection, organization_id: str | None, trusted_public_key: str | None
 ) -> VerifyReport:
     """Recompute one organization's chain, or every chain plus the gapless global order.
 
@@ -62,7 +61,7 @@ async def verify_log(
 
 
 async def _verify_checkpoints(
-    conn: asyncpg.Connection, organization_id: str | None, trusted_public_key: str, archived_through: int
+    conn: PgConnection, organization_id: str | None, trusted_public_key: str, archived_through: int
 ) -> tuple[int, dict[str, Any] | None]:
     """Each checkpoint must be signed by our key, follow the one before, and match the heads it pinned."""
     checked = 0

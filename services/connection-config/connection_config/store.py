@@ -15,6 +15,7 @@ from connection_config.model import (
     SamlSettings,
     SealedSecret,
 )
+from shared.db import PgConnection
 
 _COLUMNS = """id, organization_id, type, provider, status, version, settings, notes, secret_key_id,
               secret_ciphertext, created_at, created_by, updated_at, updated_by"""
@@ -127,11 +128,11 @@ async def record_organization(
     return status == "INSERT 0 1"
 
 
-async def organization_exists(db: asyncpg.Pool | asyncpg.Connection, organization_id: str) -> bool:
+async def organization_exists(db: asyncpg.Pool | PgConnection, organization_id: str) -> bool:
     return bool(await db.fetchval("SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)", organization_id))
 
 
-async def list_connections(db: asyncpg.Connection, organization_id: str) -> list[Connection]:
+async def list_connections(db: PgConnection, organization_id: str) -> list[Connection]:
     rows = await db.fetch(
         f"""SELECT {_COLUMNS} FROM connections WHERE organization_id = $1 AND status <> 'deleted'
             ORDER BY created_at, id""",
@@ -141,7 +142,7 @@ async def list_connections(db: asyncpg.Connection, organization_id: str) -> list
 
 
 async def find_connection(
-    db: asyncpg.Pool | asyncpg.Connection, connection_id: str, *, organization_id: str | None = None,
+    db: asyncpg.Pool | PgConnection, connection_id: str, *, organization_id: str | None = None,
     for_update: bool = False,
 ) -> Connection | None:
     """A live connection by id, only within `organization_id` when given (another org's is not found)."""
@@ -154,22 +155,23 @@ async def find_connection(
     return _connection(row) if row else None
 
 
-async def lock_organization_connections(db: asyncpg.Connection, organization_id: str) -> int:
+async def lock_organization_connections(db: PgConnection, organization_id: str) -> int:
     """Serialise creations in one organization (for its limit) and return how many connections it has."""
     await db.execute("SELECT pg_advisory_xact_lock(hashtext('portico.connections:' || $1))", organization_id)
-    return await db.fetchval(
+    count: int = await db.fetchval(
         "SELECT count(*) FROM connections WHERE organization_id = $1 AND status <> 'deleted'", organization_id
     )
+    return count
 
 
-async def insert_connection(db: asyncpg.Connection, connection: Connection) -> None:
+async def insert_connection(db: PgConnection, connection: Connection) -> None:
     await db.execute(
         f"INSERT INTO connections ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12, $13, $14)",
         *_row_values(connection),
     )
 
 
-async def save_connection(db: asyncpg.Connection, connection: Connection) -> None:
+async def save_connection(db: PgConnection, connection: Connection) -> None:
     secret = connection.client_secret
     await db.execute(
         """UPDATE connections SET provider = $2, status = $3, version = $4, settings = $5::jsonb, notes = $6::jsonb,
@@ -189,7 +191,7 @@ async def save_connection(db: asyncpg.Connection, connection: Connection) -> Non
 
 
 async def append_version(
-    db: asyncpg.Connection, connection: Connection, action: str, changes: list[FieldChange]
+    db: PgConnection, connection: Connection, action: str, changes: list[FieldChange]
 ) -> None:
     await db.execute(
         """INSERT INTO connection_versions (connection_id, version, organization_id, action, changed_at, changed_by, changes)
@@ -199,7 +201,7 @@ async def append_version(
     )
 
 
-async def list_versions(db: asyncpg.Pool | asyncpg.Connection, connection_id: str) -> list[dict[str, Any]]:
+async def list_versions(db: asyncpg.Pool | PgConnection, connection_id: str) -> list[dict[str, Any]]:
     rows = await db.fetch(
         """SELECT version, action, changed_at, changed_by, changes FROM connection_versions
            WHERE connection_id = $1 ORDER BY version""",

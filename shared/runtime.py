@@ -1,4 +1,4 @@
-"""A service's resources (Postgres pool, Redis, Kafka broker, outbox relay) and the lifespan that opens them."""
+"""A service's resources (Postgres pools, Redis, Kafka broker, outbox relay) and the lifespan that opens them."""
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -33,6 +33,20 @@ def describe_kafka_error(error: Exception) -> str:
     return text[:300]
 
 
+@dataclass(frozen=True)
+class PoolSpec:
+    """A Postgres pool a service opens at start-up: the name its code asks for, the role's DSN, its size."""
+
+    name: str
+    dsn: str
+    min_size: int = 1
+    max_size: int = 10
+
+    def create(self) -> asyncpg.Pool:
+        """The pool, unopened: awaiting it connects."""
+        return create_pool(self.dsn, min_size=self.min_size, max_size=self.max_size)
+
+
 class Component(Protocol):
     """Something a service runs beside its HTTP server (a relay, a client pool): started after the
     broker is up, stopped before it goes down."""
@@ -44,32 +58,44 @@ class Component(Protocol):
 
 @dataclass
 class ServiceRuntime:
-    """Everything a service process holds open. The pool is made in the lifespan, on the serving loop."""
+    """Everything a service process holds open. Pools are made in the lifespan, on the serving loop.
+
+    The first of `pools` is the service's main one: /readyz checks it, the outbox relay reads it, and
+    migrations run through it unless `migrate_as` names a role of their own (an owner role the pools'
+    roles are kept apart from), used for them alone and closed before the service serves.
+    """
 
     name: str
     settings: Settings
     broker: KafkaBroker
-    database_url: str | None = None
+    pools: list[PoolSpec] = field(default_factory=list)
     migrations: Path | None = None
+    migrate_as: str | None = None
     redis: Redis | None = None
     relay_outbox: bool = False
     components: list[Component] = field(default_factory=list)
-    pool: asyncpg.Pool | None = field(default=None, init=False)
+    open_pools: dict[str, asyncpg.Pool] = field(default_factory=dict, init=False)
     relay: OutboxRelay | None = field(default=None, init=False)
     # Why the broker has not connected yet (None once it has): /readyz shows it, e.g. a SASL failure.
     kafka_problem: str | None = field(default="not connected yet", init=False)
     _kafka_connect: asyncio.Task[None] | None = field(default=None, init=False)
 
-    def require_pool(self) -> asyncpg.Pool:
-        """The open pool; subscribers start only after it is open, so None here is a wiring bug."""
-        if self.pool is None:
-            raise RuntimeError(f"{self.name}: Postgres pool used before start-up opened it")
-        return self.pool
+    @property
+    def main_pool(self) -> asyncpg.Pool | None:
+        return self.open_pools.get(self.pools[0].name) if self.pools else None
+
+    def require_pool(self, name: str | None = None) -> asyncpg.Pool:
+        """The open pool called `name` (the main one by default); subscribers start only after the pools
+        are open, so a missing one here is a wiring bug."""
+        pool = self.main_pool if name is None else self.open_pools.get(name)
+        if pool is None:
+            raise RuntimeError(f"{self.name}: Postgres pool {name or 'main'!r} used before start-up opened it")
+        return pool
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
         checks: dict[str, ReadinessCheck] = {"kafka": lambda: kafka_ready(self.broker, self.kafka_problem)}
-        if self.database_url is not None:
-            checks["postgres"] = lambda: postgres_ready(self.pool)
+        if self.pools:
+            checks["postgres"] = lambda: postgres_ready(self.main_pool)
         if self.redis is not None:
             redis = self.redis
             checks["redis"] = lambda: redis_ready(redis)
@@ -85,20 +111,31 @@ class ServiceRuntime:
             await self._close()
             log.info("service.stopped", service=self.name)
 
+    async def _open_postgres(self) -> None:
+        namespace = self.name.replace("-", "_")
+        if self.migrate_as is not None:
+            owner_dsn = self.migrate_as
+            owner = await connect_with_retry("postgres", lambda: create_pool(owner_dsn, min_size=1, max_size=1))
+            try:
+                await apply_migrations(owner, namespace, self.migrations)
+            finally:
+                await owner.close()
+        for spec in self.pools:
+            self.open_pools[spec.name] = await connect_with_retry("postgres", spec.create)
+        if self.migrate_as is None and self.pools:
+            await apply_migrations(self.require_pool(), namespace, self.migrations)
+
     async def _open(self) -> None:
-        if self.database_url is not None:
-            dsn = self.database_url
-            self.pool = await connect_with_retry("postgres", lambda: create_pool(dsn))
-            await apply_migrations(self.pool, self.name.replace("-", "_"), self.migrations)
+        await self._open_postgres()  # before Kafka, so no message arrives without its tables
         if self.redis is not None:
             redis = self.redis
             await connect_with_retry("redis", redis.ping)
         # Kafka connects in the background: the service answers /readyz (with the reason) meanwhile,
         # and what it publishes waits in its outbox.
         self._kafka_connect = asyncio.create_task(self._connect_kafka(), name="kafka-connect")
-        if self.relay_outbox and self.pool is not None:
+        if self.relay_outbox and self.main_pool is not None:
             self.relay = OutboxRelay(
-                self.pool, self.broker, poll_interval_s=self.settings.outbox_poll_interval_ms / 1000
+                self.main_pool, self.broker, poll_interval_s=self.settings.outbox_poll_interval_ms / 1000
             )
             self.relay.start()
         for component in self.components:
@@ -133,8 +170,8 @@ class ServiceRuntime:
             log.error("kafka.stop_timed_out", service=self.name, timeout_s=BROKER_STOP_TIMEOUT_S)
         if self.redis is not None:
             await self.redis.aclose()
-        if self.pool is not None:
-            await self.pool.close()
+        for pool in reversed(list(self.open_pools.values())):
+            await pool.close()
 
     def http_app(self) -> FastAPI:
         app = create_http_app(self.name, self.lifespan)

@@ -10,7 +10,7 @@ from connection_config.outbound import Fetcher, OutboundPolicy
 from connection_config.secretbox import Keyring
 from shared.broker import make_broker
 from shared.ids import SystemClock
-from shared.runtime import ServiceRuntime
+from shared.runtime import PoolSpec, ServiceRuntime
 from shared.settings import Settings
 
 SERVICE = "connection-config"
@@ -22,7 +22,7 @@ def create_app(settings: Settings) -> FastAPI:
         name=SERVICE,
         settings=settings,
         broker=make_broker(settings, SERVICE),
-        database_url=settings.connection_config_database_url.get_secret_value(),
+        pools=[PoolSpec("main", settings.connection_config_database_url.get_secret_value())],
         migrations=Path(__file__).parent / "migrations",
         relay_outbox=True,
     )

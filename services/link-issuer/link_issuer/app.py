@@ -15,7 +15,7 @@ from link_issuer.links import LinkService
 from shared.broker import make_broker
 from shared.ids import SystemClock
 from shared.redis_client import create_redis
-from shared.runtime import ServiceRuntime
+from shared.runtime import PoolSpec, ServiceRuntime
 from shared.settings import Settings
 
 SERVICE = "link-issuer"
@@ -27,7 +27,7 @@ def create_app(settings: Settings) -> FastAPI:
         name=SERVICE,
         settings=settings,
         broker=make_broker(settings, SERVICE),
-        database_url=settings.link_issuer_database_url.get_secret_value(),
+        pools=[PoolSpec("main", settings.link_issuer_database_url.get_secret_value())],
         migrations=Path(__file__).parent / "migrations",
         redis=redis,
         relay_outbox=True,

@@ -109,7 +109,7 @@ FATAL_PRODUCER_ERRORS = (aiokafka.errors.OutOfOrderSequenceNumber, aiokafka.erro
 def producer_connected(broker: KafkaBroker) -> bool:
     """Whether the broker's producer has connected (subscribers may still be joining their groups): a relay
     may publish. False with wrong credentials, so such a replica never takes an outbox's lead."""
-    return broker._connection is not None  # noqa: SLF001 - FastStream sets it once connect() succeeded
+    return broker._connection is not None  # FastStream sets it once connect() succeeded
 
 
 async def publish_events(broker: KafkaBroker, events: Sequence[CloudEvent]) -> None:
@@ -142,11 +142,11 @@ async def renew_producer(broker: KafkaBroker) -> None:
 
     FastStream has no public call for this; it is the same producer its own `connect` makes.
     """
-    producer = broker.config.producer
+    producer = broker.config.broker_config.producer  # the Kafka producer; `config.producer` is typed as any broker's
     await producer.disconnect()
     await producer.connect(
-        aiokafka.AIOKafkaProducer(**broker._connection_kwargs),  # noqa: SLF001
-        serializer=broker.config.fd_config._serializer,  # noqa: SLF001
+        aiokafka.AIOKafkaProducer(**broker._connection_kwargs),
+        serializer=broker.config.fd_config._serializer,
         codec=broker.config.broker_codec,
     )
     log.warning("kafka.producer_renewed")

@@ -16,7 +16,7 @@ async def postgres_ready(pool: asyncpg.Pool | None) -> bool:
     if pool is None:
         return False
     async with pool.acquire(timeout=CHECK_TIMEOUT_S) as conn:
-        return await conn.fetchval("SELECT 1", timeout=CHECK_TIMEOUT_S) == 1
+        return bool(await conn.fetchval("SELECT 1", timeout=CHECK_TIMEOUT_S) == 1)
 
 
 async def redis_ready(redis: Redis) -> bool:

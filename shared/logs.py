@@ -94,4 +94,4 @@ def configure_logging(service: str, level: str = "info", fmt: str = "json", stre
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)
+    return structlog.stdlib.get_logger(name)

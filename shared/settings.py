@@ -110,10 +110,11 @@ class Settings(BaseSettings):
 
     def secret(self, name: SecretName) -> str:
         """A required secret's value, or MissingSecret naming its variable when it is unset or too short."""
-        problem = secret_problem(name, getattr(self, name))
-        if problem:
+        value: SecretStr | None = getattr(self, name)
+        problem = secret_problem(name, value)
+        if problem or value is None:
             raise MissingSecret(problem)
-        return getattr(self, name).get_secret_value()
+        return value.get_secret_value()
 
 
 def key_material(value: str) -> bytes:

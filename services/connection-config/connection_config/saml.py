@@ -324,4 +324,5 @@ def render_sp_metadata(public_url: str, connection_id: str, name_id_format: str)
     ET.SubElement(sp, f"{{{MD}}}AssertionConsumerService", {
         "Binding": BINDINGS["HTTP-POST"], "Location": values["acs_url"], "index": "0", "isDefault": "true",
     })
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    metadata: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return metadata

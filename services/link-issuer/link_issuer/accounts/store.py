@@ -25,6 +25,7 @@ async def insert_api_key(
             key_id, name, digest,
         )
         await enqueue_events(conn, events)
+    assert row is not None  # INSERT … RETURNING returns the row it inserted
     return row
 
 
@@ -76,6 +77,7 @@ async def insert_operator(
         except asyncpg.UniqueViolationError:
             raise EmailTaken() from None
         await enqueue_events(conn, events)
+    assert row is not None  # INSERT … RETURNING returns the row it inserted
     return _operator(row)
 
 
@@ -91,7 +93,8 @@ async def find_operator_by_email(pool: asyncpg.Pool, email: str) -> tuple[Operat
 
 
 async def operator_password_hash(pool: asyncpg.Pool, operator_id: str) -> str | None:
-    return await pool.fetchval("SELECT password_hash FROM operators WHERE id = $1", operator_id)
+    password_hash: str | None = await pool.fetchval("SELECT password_hash FROM operators WHERE id = $1", operator_id)
+    return password_hash
 
 
 async def list_operators(pool: asyncpg.Pool) -> list[Operator]:

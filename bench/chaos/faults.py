@@ -163,7 +163,7 @@ async def rewind_group(settings: Settings, group_id: str) -> int:
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - aiokafka has no public call
+    metadata = await consumer._client.fetch_all_metadata()  # aiokafka has no public call for this
     partitions = metadata.partitions_for_topic(topic)
     if not partitions:
         raise FaultError(f"topic {topic} has no partitions")

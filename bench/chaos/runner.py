@@ -156,7 +156,7 @@ class Probe:
             if checks.settled(expectations, observed):
                 try:
                     quiet = await self.queued_events() == 0 and await self.audit_lag() == 0
-                except Exception:  # noqa: BLE001 - a dependency still waking up: look again
+                except Exception:  # a dependency still waking up: look again
                     quiet = False
             if quiet or time.monotonic() - started > timeout_s:
                 if quiet:

@@ -79,7 +79,7 @@ def screenshots(request: pytest.FixtureRequest) -> Screenshots:
 
 
 @pytest.fixture
-async def context(browser: Browser, proxy_url: str) -> AsyncIterator[BrowserContext]:  # noqa: F811
+async def context(browser: Browser, proxy_url: str) -> AsyncIterator[BrowserContext]:
     created = await browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-GB", timezone_id="UTC")
     created.set_default_timeout(TIMEOUT_MS)
     await created.grant_permissions(["clipboard-read", "clipboard-write"], origin=proxy_url)

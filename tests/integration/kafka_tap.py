@@ -19,7 +19,7 @@ class KafkaTap:
     async def __aenter__(self) -> "KafkaTap":
         await self._consumer.start()
         # An unsubscribed consumer knows no partitions yet: ask the cluster.
-        metadata = await self._consumer._client.fetch_all_metadata()  # noqa: SLF001 - aiokafka has no public call
+        metadata = await self._consumer._client.fetch_all_metadata()  # aiokafka has no public call for this
         partitions = [TopicPartition(self._topic, p) for p in metadata.partitions_for_topic(self._topic) or set()]
         if not partitions:
             await self._consumer.stop()

@@ -25,7 +25,7 @@ HSTS = "max-age=31536000"
 class HeaderEcho(BaseHTTPRequestHandler):
     """Stands in for the audit service behind the proxy: answers with the headers it was sent."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         body = json.dumps({name.lower(): value for name, value in self.headers.items()}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

@@ -35,7 +35,7 @@ async def kafka_contents(settings: Settings) -> bytes:
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
-        metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+        metadata = await consumer._client.fetch_all_metadata()  # aiokafka has no public call for this
         partitions = [TopicPartition(t, p) for t in ALL_TOPICS for p in metadata.partitions_for_topic(t) or ()]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)

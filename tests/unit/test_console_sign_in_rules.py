@@ -45,7 +45,7 @@ class HeldHasher(PasswordHasher):
         self.most_running = 0
         self._lock = threading.Lock()
 
-    def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
         with self._lock:
             self.running += 1
             self.most_running = max(self.most_running, self.running)

@@ -1,4 +1,9 @@
-"""The one error shape of every Portico HTTP API: {"error": {"code", "message", "field"?}} with a 4xx status."""
+"""Portico's domain errors and the one place they, and every other failure, become HTTP answers:
+{"error": {"code", "message", "field"?, ...}} with a 4xx (or 503) status.
+
+The exception classes need nothing from FastAPI, so domain modules raise them; install_error_handlers
+maps them (and validation, routing, dependency and unexpected errors) to responses.
+"""
 from typing import Any
 
 import asyncpg
@@ -15,16 +20,62 @@ from shared.logs import redact_path
 log = structlog.get_logger("shared.errors")
 
 
-class APIError(Exception):
-    """Raise from a route (or map a domain exception to it) to answer with a clear JSON error."""
+class DomainError(Exception):
+    """A request Portico refuses: `code`, `message`, `field` (the dotted path of what to change) and any
+    `extra` members reach the caller in the error body, with `status` (422 unless the class or the raiser
+    says otherwise) and `headers`."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None, **extra: Any) -> None:
+    status = 422
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
-        self.status = status
         self.code = code
         self.message = message
         self.field = field
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
         self.extra = extra
+
+
+class Unauthenticated(DomainError):
+    status = 401
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class Unavailable(DomainError):
+    """Portico or a service it calls cannot do this right now; the same request may work shortly."""
+
+    status = 503
+
+
+class RetryLater(DomainError):
+    """Refused for `retry_after_s` seconds (a lockout, a full queue): said in the body and in Retry-After."""
+
+    def __init__(self, code: str, message: str, retry_after_s: int, *, status: int) -> None:
+        super().__init__(code, message, status=status, headers={"Retry-After": str(retry_after_s)},
+                         retry_after=retry_after_s)
+        self.retry_after_s = retry_after_s
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -41,8 +92,9 @@ def _dotted(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(location[-1] if location else "")
 
 
-async def _api_error(_: Request, error: APIError) -> JSONResponse:
-    return JSONResponse(error_body(error.code, error.message, error.field, **error.extra), status_code=error.status)
+async def _domain_error(_: Request, error: DomainError) -> JSONResponse:
+    return JSONResponse(error_body(error.code, error.message, error.field, **error.extra), status_code=error.status,
+                        headers=error.headers)
 
 
 async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -108,7 +160,7 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(APIError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     for dependency_error in DEPENDENCY_ERRORS:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from fastapi import Request
 
-from shared.errors import APIError
+from shared.errors import Unauthenticated
 from shared.settings import get_settings
 
 INTERNAL_TOKEN_HEADER = "X-Portico-Internal-Token"
@@ -58,10 +58,10 @@ async def require_caller(request: Request) -> Caller:
     """FastAPI dependency: the vouched-for caller, or 401 when the request did not come through Portico."""
     expected = get_settings().secret("internal_token")
     if not internal_token_matches(request.headers.get(INTERNAL_TOKEN_HEADER), expected):
-        raise APIError(401, "unauthorized", "Call this API through Portico's public origin with an API key.")
+        raise Unauthenticated("unauthorized", "Call this API through Portico's public origin with an API key.")
     actor = parse_actor(request.headers.get(ACTOR_HEADER))
     if actor is None:
-        raise APIError(401, "unauthorized", "No authenticated caller came with this request.")
+        raise Unauthenticated("unauthorized", "No authenticated caller came with this request.")
     return Caller(
         actor_kind=actor[0],
         actor_id=actor[1],

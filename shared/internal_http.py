@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from portico_events import Actor
-from shared.errors import APIError
+from shared.errors import DomainError, Unavailable
 from shared.internal_auth import ACTOR_HEADER, CLIENT_ADDRESS_HEADER, INTERNAL_TOKEN_HEADER, USER_AGENT_HEADER, passed_on
 
 
@@ -50,13 +50,13 @@ class InternalClient:
             headers[USER_AGENT_HEADER] = passed_on(actor.user_agent)
         return headers
 
-    def _unavailable(self, status: int = 503, body: bytes = b"") -> APIError:
+    def _unavailable(self, status: int = 503, body: bytes = b"") -> DomainError:
         """The service's own error when it gave one (e.g. audit's 503 `busy`), else a plain 503."""
         try:
             error = httpx.Response(status, content=body).json()["error"]
-            return APIError(status, str(error["code"]), str(error["message"]))
+            return DomainError(str(error["code"]), str(error["message"]), status=status)
         except (ValueError, KeyError, TypeError):
-            return APIError(503, "service_unavailable", f"The {self._service} service did not answer; retry shortly.")
+            return Unavailable("service_unavailable", f"The {self._service} service did not answer; retry shortly.")
 
     @property
     def client(self) -> httpx.AsyncClient:

@@ -11,11 +11,9 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from link_issuer.accounts.operators import Operator, Role
-from link_issuer.api import domain_error_handler
 from link_issuer.console.api import Console, install_console_api
 from link_issuer.console.auth import ConsoleSession, current_session
-from link_issuer.domain import DomainError, NotFound
-from shared.errors import install_error_handlers
+from shared.errors import NotFound, install_error_handlers
 
 ADMIN, SUPPORT, AUDITOR = "admin", "support", "auditor"
 EVERYONE = {ADMIN, SUPPORT, AUDITOR}
@@ -85,7 +83,6 @@ def session_of(role: str, must_change_password: bool = False) -> ConsoleSession:
 def build_app() -> tuple[FastAPI, list[APIRoute]]:
     app = FastAPI()
     install_error_handlers(app)
-    app.add_exception_handler(DomainError, domain_error_handler)
 
     async def reached(_: Request, __: Exception) -> JSONResponse:
         return JSONResponse({"reached": True}, status_code=299)

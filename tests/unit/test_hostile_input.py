@@ -15,9 +15,9 @@ from connection_config.api import _optional_version, _read_body
 from connection_config.model import ConnectionProblem
 from connection_config.oidc import MAX_DISCOVERY_BYTES, parse_discovery
 from connection_config.schemas import CreateConnection
-from link_issuer.domain import DomainError, normalize_origin
+from link_issuer.domain import normalize_origin
 from portico_cli.links import _positive
-from shared.errors import APIError
+from shared.errors import DomainError
 from shared.link_tokens import InvalidLinkToken, read_link_token
 from shared.numbers import whole_number
 
@@ -100,7 +100,7 @@ def _request_with(header: bytes, value: bytes) -> Request:
 
 @pytest.mark.parametrize("limit", ["\u00b2", "\u0663", "1" * 5000])
 def test_audit_limit_in_other_digits_or_too_long_is_a_400_naming_limit(limit):
-    with pytest.raises(APIError) as refused:
+    with pytest.raises(DomainError) as refused:
         _limit(limit)
     assert (refused.value.status, refused.value.field) == (400, "limit")
 
@@ -116,7 +116,7 @@ def test_audit_cursor_with_other_digits_or_too_many_is_refused(cursor):
 
 @pytest.mark.parametrize("tag", [b'"\xb2"', '"\u0663"'.encode(), b'W/"\xb9"'])
 def test_connection_if_match_in_other_digits_is_a_400(tag):
-    with pytest.raises(APIError) as refused:
+    with pytest.raises(DomainError) as refused:
         _optional_version(_request_with(b"if-match", tag))
     assert (refused.value.status, refused.value.code) == (400, "invalid_if_match")
 
@@ -127,7 +127,7 @@ async def test_connection_body_with_a_non_ascii_content_length_is_read_by_its_re
 
     request = Request({"type": "http", "method": "POST", "path": "/", "headers": [(b"content-length", b"\xb2")],
                        "query_string": b""}, receive)
-    with pytest.raises(APIError) as refused:  # reached the model's check: nothing raised on the header
+    with pytest.raises(DomainError) as refused:  # reached the model's check: nothing raised on the header
         await _read_body(request, CreateConnection)
     assert refused.value.status == 422
 

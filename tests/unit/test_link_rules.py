@@ -4,13 +4,13 @@ import pytest
 
 from link_issuer.accounts.api_keys import BOOTSTRAP_KEY_ID, ApiKeyVerifier
 from link_issuer.domain import (
-    DomainError,
     check_redirect_url,
     link_expire_time,
     normalize_origin,
     split_api_key,
 )
 from portal_session.domain import cookie_policy, derived_event_id
+from shared.errors import DomainError
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, 123456, tzinfo=UTC)
 

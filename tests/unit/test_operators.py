@@ -15,7 +15,8 @@ from link_issuer.accounts.operators import (
     one_time_password,
     parse_role,
 )
-from link_issuer.domain import DomainError, PortalLink, link_state
+from link_issuer.domain import PortalLink, link_state
+from shared.errors import DomainError
 
 NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 

@@ -19,7 +19,7 @@ from audit.domain import AuditRecord, format_time
 from audit.long_reads import OneAtATime, until_disconnected
 from audit.query import AuditQuery, InvalidCursor, decode_cursor, encode_cursor, parse_actor_filter
 from audit.verification import verify_log
-from shared.errors import APIError
+from shared.errors import DomainError, Forbidden, Unavailable
 from shared.internal_auth import Caller, require_caller
 from shared.numbers import whole_number
 
@@ -38,7 +38,7 @@ EXPORT_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf
 
 async def audit_reader(caller: Annotated[Caller, Depends(require_caller)]) -> Caller:
     if caller.actor_kind not in ("api_key", "operator"):
-        raise APIError(403, "forbidden", "Only API keys and operators may read the audit log.")
+        raise Forbidden("forbidden", "Only API keys and operators may read the audit log.")
     return caller
 
 
@@ -52,8 +52,8 @@ def _time(value: str | None, field: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise APIError(400, "invalid_field", f"{field}: expected an RFC 3339 time such as 2026-01-31T12:00:00Z",
-                       field) from None
+        raise DomainError("invalid_field", f"{field}: expected an RFC 3339 time such as 2026-01-31T12:00:00Z",
+                          field, status=400) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
@@ -62,12 +62,13 @@ def _query(
 ) -> AuditQuery:
     for field, value in (("organization_id", organization_id), ("type", event_type), ("actor", actor)):
         if value and "\x00" in value:  # Postgres would refuse it mid-export, after the 200 was sent
-            raise APIError(400, "invalid_characters", f"{field}: must not contain NUL (\\u0000) characters.", field)
+            raise DomainError("invalid_characters", f"{field}: must not contain NUL (\\u0000) characters.", field,
+                              status=400)
     actor_kind, actor_id = parse_actor_filter(actor)
     query = AuditQuery(_optional(organization_id), _optional(event_type), _time(since, "since"), _time(until, "until"),
                        actor_kind, actor_id)
     if query.since and query.until and query.until <= query.since:
-        raise APIError(400, "invalid_field", "until: must be later than since", "until")
+        raise DomainError("invalid_field", "until: must be later than since", "until", status=400)
     return query
 
 
@@ -76,7 +77,7 @@ def _limit(value: str | None) -> int:
         return DEFAULT_LIMIT
     limit = whole_number(value)
     if limit is None or not 1 <= limit <= MAX_LIMIT:
-        raise APIError(400, "invalid_field", f"limit: expected a whole number from 1 to {MAX_LIMIT}", "limit")
+        raise DomainError("invalid_field", f"limit: expected a whole number from 1 to {MAX_LIMIT}", "limit", status=400)
     return limit
 
 
@@ -86,7 +87,7 @@ def _cursor(value: str | None) -> int:
     try:
         return decode_cursor(value)
     except InvalidCursor:
-        raise APIError(400, "invalid_field", "cursor: not a cursor this API returned", "cursor") from None
+        raise DomainError("invalid_field", "cursor: not a cursor this API returned", "cursor", status=400) from None
 
 
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection"); a user
@@ -140,7 +141,7 @@ async def _started(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     try:
         first = await anext(stream)
     except TimeoutError:
-        raise APIError(503, "busy", "Too many audit reads at once; try again shortly.") from None
+        raise Unavailable("busy", "Too many audit reads at once; try again shortly.") from None
 
     async def rest() -> AsyncIterator[bytes]:
         try:
@@ -171,7 +172,7 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
             async with reader().acquire(timeout=ACQUIRE_TIMEOUT_S) as conn:
                 records = await store.list_records(conn, query, after, page_size + 1)
         except TimeoutError:
-            raise APIError(503, "busy", "Too many audit reads at once; try again shortly.") from None
+            raise Unavailable("busy", "Too many audit reads at once; try again shortly.") from None
         page = records[:page_size]
         more = len(records) > page_size
         return {
@@ -192,7 +193,7 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
         actor: str | None = None,
     ) -> StreamingResponse:
         if format not in EXPORT_FORMATS:
-            raise APIError(400, "invalid_field", "format: expected jsonl or csv", "format")
+            raise DomainError("invalid_field", "format: expected jsonl or csv", "format", status=400)
         query = _query(organization_id, type, since, until, actor)
         name = f"portico-audit-{_UNSAFE_IN_FILE_NAME.sub('_', query.organization_id or 'all')}.{format}"
         return StreamingResponse(
@@ -208,7 +209,7 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
             async with store.snapshot(reader(), ACQUIRE_TIMEOUT_S) as conn:
                 report = await verify_log(conn, organization_id, trusted_public_key)
         except TimeoutError:
-            raise APIError(503, "busy", "Too many audit reads at once; try again shortly.") from None
+            raise Unavailable("busy", "Too many audit reads at once; try again shortly.") from None
         return report.body()
 
     @router.get("/verify")
@@ -218,13 +219,13 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
             return await verified(scope)
         # The whole log can take minutes: one such check per instance, stopped if its caller leaves.
         if not whole_log.try_claim():
-            raise APIError(503, "busy", "The whole log is being verified already; try again when that has finished.")
+            raise Unavailable("busy", "The whole log is being verified already; try again when that has finished.")
         try:
             finished, body = await until_disconnected(verified(None), request.is_disconnected)
         finally:
             whole_log.release()
         if not finished or body is None:  # nobody is listening any more; this answer goes nowhere
-            raise APIError(499, "client_closed_request", "The caller left before the verification finished.")
+            raise DomainError("client_closed_request", "The caller left before the verification finished.", status=499)
         return body
 
     return router

@@ -2,15 +2,15 @@
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from connection_config.connections import ConnectionService
-from connection_config.model import ConnectionNotFound, ConnectionProblem, VersionMismatch
+from connection_config.model import ConnectionNotFound
 from connection_config.schemas import CreateConnection, UpdateConnection
 from portico_events import Actor
-from shared.errors import APIError, error_body
+from shared.errors import DomainError, Forbidden, NotFound
 from shared.ids import is_id
 from shared.internal_auth import Caller, require_caller
 from shared.numbers import whole_number
@@ -19,30 +19,6 @@ MAX_BODY_BYTES = 2 * 1024 * 1024  # the proxy's cap too; metadata has its own, s
 Body = TypeVar("Body", bound=BaseModel)
 
 router = APIRouter()
-
-
-def install_domain_errors(app: FastAPI) -> None:
-    """The one place domain exceptions become HTTP answers."""
-
-    async def problem(_: Request, error: ConnectionProblem) -> JSONResponse:
-        return JSONResponse(error_body(error.code, error.message, error.field), status_code=error.status)
-
-    async def not_found(_: Request, __: ConnectionNotFound) -> JSONResponse:
-        return JSONResponse(error_body("not_found", "No such connection in this organization."), status_code=404)
-
-    async def stale(_: Request, error: VersionMismatch) -> JSONResponse:
-        return JSONResponse(
-            error_body("version_mismatch",
-                       f"This connection changed since you loaded it; it is now at version {error.current_version}. "
-                       "Reload it and apply your change again.",
-                       current_version=error.current_version),
-            status_code=412,
-            headers={"ETag": f'"{error.current_version}"'},
-        )
-
-    app.add_exception_handler(ConnectionProblem, problem)  # type: ignore[arg-type]
-    app.add_exception_handler(ConnectionNotFound, not_found)  # type: ignore[arg-type]
-    app.add_exception_handler(VersionMismatch, stale)  # type: ignore[arg-type]
 
 
 def connections(request: Request) -> ConnectionService:
@@ -64,19 +40,19 @@ class PortalCaller:
 async def portal_caller(caller: Caller = Depends(require_caller)) -> PortalCaller:
     """A portal session, with the organization portal-session vouched for (never one from the body)."""
     if caller.actor_kind != "portal_session" or not caller.organization_id:
-        raise APIError(403, "forbidden", "Only a portal session can use this API.")
+        raise Forbidden("forbidden", "Only a portal session can use this API.")
     return PortalCaller(caller.organization_id, actor_of(caller))
 
 
 async def management_caller(caller: Caller = Depends(require_caller)) -> Caller:
     if caller.actor_kind not in ("api_key", "operator"):
-        raise APIError(403, "forbidden", "This API needs an API key.")
+        raise Forbidden("forbidden", "This API needs an API key.")
     return caller
 
 
 def _connection_id(value: str) -> str:
     if not is_id(value, "conn"):
-        raise ConnectionNotFound(value)
+        raise ConnectionNotFound()
     return value
 
 
@@ -88,41 +64,43 @@ def _optional_version(request: Request) -> int | None:
     tag = value.strip().removeprefix("W/").strip().strip('"')
     version = whole_number(tag) if len(tag) <= 9 else None
     if version is None:
-        raise APIError(400, "invalid_if_match", 'If-Match must be the connection\'s version, e.g. If-Match: "3".')
+        raise DomainError("invalid_if_match", 'If-Match must be the connection\'s version, e.g. If-Match: "3".',
+                          status=400)
     return version
 
 
 def _required_version(request: Request) -> int:
     version = _optional_version(request)
     if version is None:
-        raise APIError(428, "precondition_required",
-                       'Send If-Match: "<version>" with the version you last read, so no change is overwritten.')
+        raise DomainError("precondition_required",
+                          'Send If-Match: "<version>" with the version you last read, so no change is overwritten.',
+                          status=428)
     return version
 
 
 async def _read_body(request: Request, model: type[Body]) -> Body:
     declared = whole_number(request.headers.get("content-length", ""))
     if declared is not None and declared > MAX_BODY_BYTES:
-        raise APIError(413, "body_too_large", "The request body is larger than 2 MiB.")
+        raise DomainError("body_too_large", "The request body is larger than 2 MiB.", status=413)
     raw = bytearray()
     async for chunk in request.stream():
         raw.extend(chunk)
         if len(raw) > MAX_BODY_BYTES:
-            raise APIError(413, "body_too_large", "The request body is larger than 2 MiB.")
+            raise DomainError("body_too_large", "The request body is larger than 2 MiB.", status=413)
     if not raw.strip():
-        raise APIError(400, "body_required", "Send a JSON object.")
+        raise DomainError("body_required", "Send a JSON object.", status=400)
     try:
         return model.model_validate_json(bytes(raw))
     except ValidationError as error:
         first = error.errors(include_input=False, include_url=False)[0]
         if first["type"] == "json_invalid":
-            raise APIError(400, "malformed_json", "The request body is not valid JSON.") from None
+            raise DomainError("malformed_json", "The request body is not valid JSON.", status=400) from None
         field = ".".join(str(part) for part in first["loc"])
         if first["type"] == "extra_forbidden":
-            raise APIError(422, "unknown_field", f"{field} is not a field Portico knows.", field) from None
+            raise DomainError("unknown_field", f"{field} is not a field Portico knows.", field) from None
         if first["type"] == "model_type" and not field:
-            raise APIError(400, "malformed_json", "The request body must be a JSON object.") from None
-        raise APIError(422, "invalid_field", f"{field or 'body'}: {first['msg']}", field or None) from None
+            raise DomainError("malformed_json", "The request body must be a JSON object.", status=400) from None
+        raise DomainError("invalid_field", f"{field or 'body'}: {first['msg']}", field or None) from None
 
 
 def _answer(view: dict[str, Any], status: int = 200) -> JSONResponse:
@@ -181,7 +159,7 @@ async def change_status(
 ) -> JSONResponse:
     states = {"enable": "enabled", "disable": "disabled"}
     if action not in states:
-        raise APIError(404, "not_found", "No such action; use enable or disable.")
+        raise NotFound("not_found", "No such action; use enable or disable.")
     connection_id = _connection_id(connection_id)
     view = await service.transition(caller.organization_id, connection_id, caller.actor, states[action],
                                     _optional_version(request))
@@ -193,11 +171,11 @@ async def list_organization_connections(
     organization_id: str, caller: Caller = Depends(management_caller), service: ConnectionService = Depends(connections)
 ) -> dict[str, Any]:
     if not is_id(organization_id, "org"):
-        raise APIError(404, "not_found", "No such organization.")
+        raise NotFound("not_found", "No such organization.")
     try:
         views = await service.list_connections(organization_id, actor_of(caller), require_known_organization=True)
     except ConnectionNotFound:
-        raise APIError(404, "not_found", "No such organization.") from None
+        raise NotFound("not_found", "No such organization.") from None
     return {"connections": views}
 
 

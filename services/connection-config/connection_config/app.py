@@ -3,7 +3,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from connection_config.api import install_domain_errors, router
+from connection_config.api import router
 from connection_config.connections import ConnectionService
 from connection_config.handlers import register_handlers
 from connection_config.outbound import Fetcher, OutboundPolicy
@@ -35,6 +35,5 @@ def create_app(settings: Settings) -> FastAPI:
         clock=SystemClock(),
         public_url=settings.public_url,
     )
-    install_domain_errors(app)
     app.include_router(router)
     return app

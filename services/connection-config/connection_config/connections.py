@@ -67,7 +67,7 @@ class ConnectionService:
     async def list_connections(self, organization_id: str, actor: Actor, *, require_known_organization: bool) -> list[dict[str, Any]]:
         """The organization's connections; the read itself is recorded as a `connection.viewed` event."""
         if require_known_organization and not await self._organization_arrived(organization_id):
-            raise ConnectionNotFound(organization_id)
+            raise ConnectionNotFound()
         now = self.clock.now()
         async with self.pool().acquire() as db, db.transaction():
             connections = await store.list_connections(db, organization_id)
@@ -86,7 +86,7 @@ class ConnectionService:
     async def service_provider_metadata(self, connection_id: str) -> bytes:
         connection = await store.find_connection(self.pool(), connection_id)
         if connection is None or connection.type != "saml":
-            raise ConnectionNotFound(connection_id)
+            raise ConnectionNotFound()
         settings = connection.saml or SamlSettings()
         return saml.render_sp_metadata(self.public_url, connection.id, settings.name_id_format)
 
@@ -170,7 +170,7 @@ class ConnectionService:
     ) -> Connection:
         connection = await store.find_connection(db, connection_id, organization_id=organization_id, for_update=for_update)
         if connection is None:
-            raise ConnectionNotFound(connection_id)
+            raise ConnectionNotFound()
         return connection
 
     async def _organization_arrived(self, organization_id: str) -> bool:

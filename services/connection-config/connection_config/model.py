@@ -3,6 +3,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from shared.errors import DomainError, NotFound
+
 ConnectionType = Literal["saml", "oidc"]
 Status = Literal["draft", "configured", "enabled", "disabled", "deleted"]
 
@@ -16,24 +18,28 @@ MAX_CONNECTIONS_PER_ORGANIZATION = 20
 SECRET_FIELDS = frozenset({"oidc.client_secret"})
 
 
-class ConnectionProblem(Exception):
+class ConnectionProblem(DomainError):
     """Input or state the admin can fix; `field` is the dotted path of what to change."""
 
-    def __init__(self, code: str, message: str, field: str | None = None, status: int = 422) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-        self.status = status
+
+class ConnectionNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("not_found", "No such connection in this organization.")
 
 
-class ConnectionNotFound(Exception):
-    pass
+class VersionMismatch(DomainError):
+    """The caller's If-Match names an older version: 412 with the current one, in the body and as the ETag."""
 
+    status = 412
 
-class VersionMismatch(Exception):
     def __init__(self, current_version: int) -> None:
-        super().__init__(f"current version is {current_version}")
+        super().__init__(
+            "version_mismatch",
+            f"This connection changed since you loaded it; it is now at version {current_version}. "
+            "Reload it and apply your change again.",
+            headers={"ETag": f'"{current_version}"'},
+            current_version=current_version,
+        )
         self.current_version = current_version
 
 

@@ -6,11 +6,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from link_issuer.accounts.api_keys import ApiKeyVerifier, authenticate
-from link_issuer.domain import DomainError, Organization
+from link_issuer.domain import Organization
 from link_issuer.links import IssuedLink, LinkService, LinkWithState
 from portico_events import Actor
 from portico_events.asyncapi import asyncapi_document
-from shared.errors import APIError, error_body
+from shared.errors import Unauthenticated, error_body
 from shared.internal_auth import ACTOR_HEADER, require_caller
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -77,11 +77,6 @@ def issued_link_json(issued: IssuedLink) -> dict[str, object]:
     }
 
 
-async def domain_error_handler(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, DomainError)
-    return JSONResponse(error_body(error.code, error.message, error.field), status_code=error.status)
-
-
 def install_routes(app: FastAPI, runtime: ServiceRuntime, settings: Settings, links: LinkService) -> None:
     bootstrap_key = settings.bootstrap_api_key.get_secret_value() if settings.bootstrap_api_key else None
     verifier = ApiKeyVerifier(runtime.require_pool, bootstrap_key)
@@ -142,7 +137,7 @@ def install_routes(app: FastAPI, runtime: ServiceRuntime, settings: Settings, li
         """For the proxy's auth_request: 204 with the caller's identity, or 401 (the proxy answers it)."""
         try:
             actor = await authenticate(request, verifier)
-        except APIError as error:
+        except Unauthenticated as error:
             return JSONResponse(error_body(error.code, error.message), status_code=401)
         return Response(status_code=204, headers={ACTOR_HEADER: f"api_key:{actor.id}"})
 
@@ -159,5 +154,4 @@ def install_routes(app: FastAPI, runtime: ServiceRuntime, settings: Settings, li
 
     app.include_router(router)
     app.include_router(internal)
-    app.add_exception_handler(DomainError, domain_error_handler)
 

@@ -6,32 +6,13 @@ from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
+from shared.errors import DomainError
 from shared.net import is_loopback_host
 
 MAGIC_LINK_LIFETIME = timedelta(minutes=5)
 SHAREABLE_LINK_DEFAULT_LIFETIME = timedelta(days=7)
 SHAREABLE_LINK_MAX_SECONDS = 7 * 24 * 3600
 API_KEY_SEPARATOR = "."
-
-
-class DomainError(Exception):
-    """A request the rules refuse; `code` and `field` reach the API caller."""
-
-    status = 422
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-
-
-class NotFound(DomainError):
-    status = 404
-
-
-class Conflict(DomainError):
-    status = 409
 
 
 @dataclass(frozen=True)

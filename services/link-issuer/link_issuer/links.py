@@ -14,9 +14,7 @@ import asyncpg
 
 from link_issuer import store
 from link_issuer.domain import (
-    DomainError,
     LinkState,
-    NotFound,
     Organization,
     PortalLink,
     check_redirect_url,
@@ -25,6 +23,7 @@ from link_issuer.domain import (
     normalize_origin,
 )
 from portico_events import Actor, CloudEvent, OrganizationCreated, PortalLinkIssued, PortalLinkRevoked
+from shared.errors import DomainError, NotFound
 from shared.ids import Clock, new_id
 from shared.link_tokens import LinkClaims, issue_link_token, token_sha256
 from shared.settings import Settings

@@ -7,8 +7,9 @@ from datetime import datetime
 
 import asyncpg
 
-from link_issuer.domain import Conflict, Organization, PortalLink
+from link_issuer.domain import Organization, PortalLink
 from portico_events import CloudEvent
+from shared.errors import Conflict
 from shared.outbox import enqueue_events, execute_with_events
 
 

@@ -18,7 +18,7 @@ from portal_session.redemption import Redemptions, Refused
 from portal_session.sessions import PortalSessions
 from portal_session.store import LiveSession, PortalStore, organization_profile
 from portal_session.upstream import ConnectionConfigClient, client_address
-from shared.errors import APIError, error_body
+from shared.errors import Forbidden, NotFound, error_body
 from shared.link_tokens import InvalidLinkToken, LinkClaims, read_link_token
 from shared.redis_outbox import RedisOutboxRelay
 from shared.settings import Settings
@@ -64,7 +64,7 @@ def wants_json(request: Request) -> bool:
 def require_csrf(request: Request, session: LiveSession) -> None:
     presented = request.headers.get(CSRF_HEADER, "")
     if not hmac.compare_digest(presented.encode(), session.csrf_token.encode()):
-        raise APIError(403, "csrf_failed", f"Send the {CSRF_HEADER} header from GET /portal/api/session.")
+        raise Forbidden("csrf_failed", f"Send the {CSRF_HEADER} header from GET /portal/api/session.")
 
 
 async def link_gone(portal: Portal, request: Request, reason: str, claims: LinkClaims | None) -> Response:
@@ -146,7 +146,7 @@ async def complete_setup(request: Request, session: Session, portal: Services) -
 @router.api_route("/api/connections{rest:path}", methods=["GET", "POST", "PATCH", "DELETE"])
 async def forward_connections(rest: str, request: Request, session: Session, portal: Services) -> Response:
     if not _CONNECTION_PATH.match(rest):
-        raise APIError(404, "not_found", "No such connection path.")
+        raise NotFound("not_found", "No such connection path.")
     if request.method != "GET":
         require_csrf(request, session)
     upstream = await portal.connections.forward(session, request, rest)

@@ -13,7 +13,7 @@ from portal_session.domain import SOURCE
 from portal_session.sessions import cookie_digest
 from portal_session.store import PortalStore
 from portico_events import Actor, CloudEvent, PortalLinkRedeemed, PortalSessionStarted
-from shared.errors import APIError
+from shared.errors import Unavailable
 from shared.ids import Clock, new_id
 from shared.internal_http import InternalClient
 from shared.link_tokens import LinkClaims, token_sha256
@@ -44,7 +44,7 @@ class LinkIssuer(InternalClient):
     async def redeem(self, link_id: str, token_digest: str, actor: Actor) -> Verdict:
         answer = await self.post_json(f"/internal/portal_links/{link_id}/redemptions", actor, {"token_sha256": token_digest})
         if answer.status != 200:
-            raise APIError(503, "service_unavailable", "Setup links cannot be checked for a moment; retry shortly.")
+            raise Unavailable("service_unavailable", "Setup links cannot be checked for a moment; retry shortly.")
         return Verdict(str(answer.body["outcome"]), answer.body.get("return_url"), answer.body.get("success_url"))
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from portal_session.domain import SESSION_OVER, SOURCE
 from portal_session.store import LiveSession, PortalStore, session_key
 from portico_events import Actor, CloudEvent, PortalSessionEnded
-from shared.errors import APIError
+from shared.errors import Unauthenticated
 from shared.ids import Clock
 from shared.redis_outbox import RedisOutboxRelay
 
@@ -32,10 +32,10 @@ class PortalSessions:
     async def current(self, cookie: str | None) -> LiveSession:
         """The live session behind this cookie (its idle timer restarted), or a 401 saying why there is none."""
         if not cookie:
-            raise APIError(401, "no_session", SESSION_OVER["none"])
+            raise Unauthenticated("no_session", SESSION_OVER["none"])
         outcome = await self._portal.touch_session(cookie_digest(cookie), self._idle_s)
         if isinstance(outcome, str):
-            raise APIError(401, "session_ended", SESSION_OVER[outcome])
+            raise Unauthenticated("session_ended", SESSION_OVER[outcome])
         return outcome
 
     async def finish_setup(self, session: LiveSession, cookie: str, client_address: str) -> SetupFinished:

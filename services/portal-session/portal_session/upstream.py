@@ -4,7 +4,7 @@ import httpx
 from fastapi import Request
 
 from portal_session.store import LiveSession
-from shared.errors import APIError
+from shared.errors import Unavailable
 from shared.internal_auth import (
     ACTOR_HEADER,
     CLIENT_ADDRESS_HEADER,
@@ -63,4 +63,4 @@ class ConnectionConfigClient:
                 request.method, f"{PATH}{rest}", params=request.query_params, content=await request.body(), headers=headers
             )
         except httpx.HTTPError:
-            raise APIError(503, "service_unavailable", "Connections are unavailable for a moment; retry shortly.") from None
+            raise Unavailable("service_unavailable", "Connections are unavailable for a moment; retry shortly.") from None

@@ -9,7 +9,7 @@ from fastapi import Request
 from link_issuer.accounts import store
 from link_issuer.domain import secret_matches, split_api_key
 from portico_events import Actor
-from shared.errors import APIError
+from shared.errors import Unauthenticated
 
 BOOTSTRAP_KEY_ID = "key_bootstrap"
 
@@ -47,10 +47,10 @@ def bearer_token(request: Request) -> str | None:
 async def authenticate(request: Request, verifier: ApiKeyVerifier) -> Actor:
     token = bearer_token(request)
     if token is None:
-        raise APIError(401, "unauthorized", "Send an API key as 'Authorization: Bearer <key>'.")
+        raise Unauthenticated("unauthorized", "Send an API key as 'Authorization: Bearer <key>'.")
     key_id = await verifier.key_id_for(token)
     if key_id is None:
-        raise APIError(401, "unauthorized", "The API key is unknown or revoked.")
+        raise Unauthenticated("unauthorized", "The API key is unknown or revoked.")
     return Actor(
         kind="api_key",
         id=key_id,

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from link_issuer.domain import DomainError
+from shared.errors import Conflict, DomainError, NotFound
 from shared.timestamps import rfc3339, rfc3339_or_none
 
 PASSWORD_MIN_LENGTH = 12
@@ -86,16 +86,12 @@ class Operator:
         }
 
 
-class OperatorNotFound(DomainError):
-    status = 404
-
+class OperatorNotFound(NotFound):
     def __init__(self, reference: str) -> None:
         super().__init__("operator_not_found", f"No operator {reference}.", "operator_id")
 
 
-class EmailTaken(DomainError):
-    status = 409
-
+class EmailTaken(Conflict):
     def __init__(self) -> None:
         super().__init__("email_taken", "An operator with this email already exists.", "email")
 

@@ -7,13 +7,12 @@ from contextlib import asynccontextmanager
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from shared.errors import APIError
+from shared.errors import RetryLater
 
 
-class Busy(APIError):
+class Busy(RetryLater):
     def __init__(self) -> None:
-        super().__init__(503, "busy", "Too many sign-ins at once; try again in a moment.", retry_after=1)
-        self.retry_after_s = 1
+        super().__init__("busy", "Too many sign-ins at once; try again in a moment.", 1, status=503)
 
 
 class PasswordHashing:

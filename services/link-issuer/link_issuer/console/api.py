@@ -16,13 +16,11 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from link_issuer.accounts import admin, store
 from link_issuer.accounts.operators import OperatorPermission, allowed
-from link_issuer.accounts.passwords import Busy
 from link_issuer.api import CreateOrganization, Text, link_summary_json, organization_json
 from link_issuer.console.auth import (
     CSRF_HEADER,
     ConsoleAuth,
     ConsoleSession,
-    LockedOut,
     csrf_matches,
     current_session,
     operator_actor,
@@ -30,7 +28,7 @@ from link_issuer.console.auth import (
 from link_issuer.console.upstream import AUDIT_FILTERS, AuditReader, ConnectionReader
 from link_issuer.links import LinkService, LinkWithState
 from portico_events import AuditLogExported, AuditLogVerified, CloudEvent
-from shared.errors import APIError, error_body
+from shared.errors import DomainError, Forbidden, NotFound, Unauthenticated
 from shared.ids import Clock
 from shared.internal_http import Export
 from shared.outbox import record_events
@@ -64,13 +62,13 @@ class Permit:
         self, request: Request, session: Annotated[ConsoleSession | None, Depends(current_session)]
     ) -> ConsoleSession:
         if session is None:
-            raise APIError(401, "not_signed_in", "Sign in to the console first.")
+            raise Unauthenticated("not_signed_in", "Sign in to the console first.")
         if request.method not in SAFE_METHODS and not csrf_matches(session, request.headers.get(CSRF_HEADER)):
-            raise APIError(403, "csrf_failed", f"Send the session's CSRF token in {CSRF_HEADER}; reload the page.")
+            raise Forbidden("csrf_failed", f"Send the session's CSRF token in {CSRF_HEADER}; reload the page.")
         if session.operator.must_change_password and self.permission is not P.OWN_ACCOUNT:
-            raise APIError(403, "password_change_required", "Choose a new password before anything else.")
+            raise Forbidden("password_change_required", "Choose a new password before anything else.")
         if not allowed(session.operator.role, self.permission):
-            raise APIError(403, "forbidden", "Your role does not allow this.")
+            raise Forbidden("forbidden", "Your role does not allow this.")
         return session
 
 
@@ -300,7 +298,7 @@ async def create_api_key(console: Services, body: CreateApiKey, session: ManageA
 @router.delete("/api-keys/{key_id}", status_code=204)
 async def revoke_api_key(console: Services, key_id: str, session: ManageApiKeys, request: Request) -> Response:
     if not await admin.withdraw_api_key(console.pool(), key_id, operator_actor(request, session.operator.id)):
-        raise APIError(404, "api_key_not_found", f"No API key {key_id}.", "key_id")
+        raise NotFound("api_key_not_found", f"No API key {key_id}.", "key_id")
     return Response(status_code=204)
 
 
@@ -320,14 +318,14 @@ async def create_operator(console: Services, body: CreateOperator, session: Mana
 
 def _by_id(operator_id: str) -> str:
     if not operator_id.startswith("opr_"):
-        raise APIError(404, "operator_not_found", f"No operator {operator_id}.", "operator_id")
+        raise NotFound("operator_not_found", f"No operator {operator_id}.", "operator_id")
     return operator_id
 
 
 @router.post("/operators/{operator_id}/disable", status_code=204)
 async def disable_operator(console: Services, operator_id: str, session: ManageOperators, request: Request) -> Response:
     if operator_id == session.operator.id:
-        raise APIError(422, "cannot_disable_self", "You cannot disable your own account.", "operator_id")
+        raise DomainError("cannot_disable_self", "You cannot disable your own account.", "operator_id")
     await admin.disable_operator(console.pool(), _by_id(operator_id), operator_actor(request, session.operator.id))
     return Response(status_code=204)
 
@@ -340,15 +338,8 @@ async def reset_operator_password(console: Services, operator_id: str, session: 
     return JSONResponse({"one_time_password": password}, headers={"Cache-Control": "no-store"})
 
 
-async def _retry_later(_: Request, error: LockedOut | Busy) -> JSONResponse:
-    return JSONResponse(error_body(error.code, error.message, retry_after=error.retry_after_s),
-                        status_code=error.status, headers={"Retry-After": str(error.retry_after_s)})
-
-
 def install_console_api(app: FastAPI, console: Console) -> APIRouter:
     app.state.console = console
     app.state.console_auth = console.auth
     app.include_router(router)
-    app.add_exception_handler(LockedOut, _retry_later)  # type: ignore[arg-type]
-    app.add_exception_handler(Busy, _retry_later)  # type: ignore[arg-type]
     return router

@@ -27,7 +27,6 @@ from link_issuer.accounts.operators import (
 )
 from link_issuer.accounts.passwords import Busy, PasswordHashing
 from link_issuer.console.store import Attempt, ConsoleStore
-from link_issuer.domain import DomainError
 from portico_events import (
     Actor,
     CloudEvent,
@@ -37,7 +36,7 @@ from portico_events import (
     OperatorSignedOut,
     OperatorSignInFailed,
 )
-from shared.errors import APIError
+from shared.errors import DomainError, RetryLater, Unauthenticated
 from shared.ids import Clock
 from shared.net import is_loopback_host
 from shared.outbox import record_events
@@ -58,15 +57,14 @@ class ConsoleSession:
     csrf_token: str
 
 
-class InvalidCredentials(APIError):
+class InvalidCredentials(Unauthenticated):
     def __init__(self) -> None:
-        super().__init__(401, "invalid_credentials", INVALID_CREDENTIALS)
+        super().__init__("invalid_credentials", INVALID_CREDENTIALS)
 
 
-class LockedOut(APIError):
+class LockedOut(RetryLater):
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(429, "locked_out", lockout_message(retry_after_s), retry_after=retry_after_s)
-        self.retry_after_s = retry_after_s
+        super().__init__("locked_out", lockout_message(retry_after_s), retry_after_s, status=429)
 
 
 def operator_actor(request: Request, operator_id: str | None) -> Actor:
@@ -210,7 +208,7 @@ class ConsoleAuth:
             await self._store.release_attempt(operator.email, address)
             raise
         if not matches:
-            raise APIError(422, "invalid_current_password", "The current password is incorrect.", "current_password")
+            raise DomainError("invalid_current_password", "The current password is incorrect.", "current_password")
         await self._store.release_attempt(operator.email, address)
         check_new_password(new, operator.email, current)
         event = CloudEvent.wrap(

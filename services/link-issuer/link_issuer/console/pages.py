@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from link_issuer.accounts.operators import OperatorPermission, allowed
 from link_issuer.console import sections, views
-from shared.errors import APIError
+from shared.errors import NotFound
 from shared.ids import is_id
 
 ASSETS = {"base.css": "text/css", "console.css": "text/css", "console.js": "text/javascript", "favicon.svg": "image/svg+xml"}
@@ -107,7 +107,7 @@ class ConsolePages:
         @router.get("/assets/{name}", include_in_schema=False)
         async def asset(name: str) -> Response:
             if name not in ASSETS:
-                raise APIError(404, "not_found", "No such file.")
+                raise NotFound("not_found", "No such file.")
             # URLs carry a content hash, so a changed file gets a new URL.
             headers = {"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
             return Response(self.assets[name], media_type=ASSETS[name], headers=headers)

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from portico_events import Actor
-from shared.errors import APIError
+from shared.errors import DomainError
 from shared.internal_http import Export, InternalClient, Upstream
 
 AUDIT_FILTERS = ("organization_id", "type", "actor", "since", "until")
@@ -17,7 +17,8 @@ class ConnectionReader(InternalClient):
         if answer.status == 404:
             return []  # connection-config has not learned this brand-new organization yet: none can exist
         if answer.status != 200:
-            raise APIError(answer.status, "connections_unavailable", "Could not read this organization's connections.")
+            raise DomainError("connections_unavailable", "Could not read this organization's connections.",
+                              status=answer.status)
         return [connection_summary(c) for c in answer.body.get("connections", [])]
 
 

@@ -1,6 +1,6 @@
 """HTTP routes of the portal: redeeming a link, the session API, and connections forwarded with the
-session's organization (never one taken from the browser). Thin: the flows live in redemption.py,
-sessions.py and upstream.py; the pages in pages.py."""
+session's organization (never one taken from the browser). Thin: the flows live in sessions.py
+(PortalSessions, whose outcomes the routes translate) and upstream.py; the pages in pages.py."""
 import hmac
 import re
 import time
@@ -14,13 +14,11 @@ from portal_session.branding import brand_from_settings
 from portal_session.domain import CSRF_HEADER, GONE_LINKS, SESSION_COOKIE, CookiePolicy, cookie_policy
 from portal_session.embedding import PROBE_COOKIE, PROBE_PARAM, redeem_step
 from portal_session.pages import PortalPages
-from portal_session.redemption import Redemptions, Refused
-from portal_session.sessions import PortalSessions
+from portal_session.sessions import Gone, PortalSessions, Redeemed, Throttled
 from portal_session.store import LiveSession, PortalStore, organization_profile
 from portal_session.upstream import ConnectionConfigClient, client_address
 from shared.errors import Forbidden, NotFound, error_body
-from shared.link_tokens import InvalidLinkToken, LinkClaims, read_link_token
-from shared.redis_outbox import RedisOutboxRelay
+from shared.link_tokens import LinkClaims
 from shared.settings import Settings
 from shared.timestamps import rfc3339_unix
 
@@ -32,15 +30,11 @@ _FORWARDED_RESPONSE_HEADERS = ("content-type", "etag")
 class Portal:
     """What the portal's routes call (app.state.portal)."""
 
-    settings: Settings
     store: PortalStore
-    relay: RedisOutboxRelay
-    redemptions: Redemptions
     sessions: PortalSessions
     connections: ConnectionConfigClient
     pages: PortalPages
     cookies: CookiePolicy
-    signing_key: bytes
 
 
 def portal_of(request: Request) -> Portal:
@@ -67,48 +61,19 @@ def require_csrf(request: Request, session: LiveSession) -> None:
         raise Forbidden("csrf_failed", f"Send the {CSRF_HEADER} header from GET /portal/api/session.")
 
 
-async def link_gone(portal: Portal, request: Request, reason: str, claims: LinkClaims | None) -> Response:
-    link = GONE_LINKS[reason]
+async def refused(portal: Portal, request: Request, outcome: Gone | Throttled) -> Response:
+    if isinstance(outcome, Throttled):
+        body = error_body(
+            "too_many_attempts", f"Too many invalid setup links from your address; retry in {outcome.retry_after}s."
+        )
+        return JSONResponse(body, status_code=429, headers={"Retry-After": str(outcome.retry_after)})
+    link = GONE_LINKS[outcome.reason]
     if wants_json(request):
         return JSONResponse(error_body(link.code, f"{link.title}. {link.message}"), status_code=410)
-    return await portal.pages.gone(link, claims.organization_id if claims else None)
+    return await portal.pages.gone(link, outcome.organization_id)
 
 
-async def throttled(portal: Portal, address: str) -> Response | None:
-    """429 once an address has sent too many invalid tokens this minute."""
-    if await portal.store.redemption_failures(address) < portal.settings.redeem_failures_per_minute:
-        return None
-    retry_after = await portal.store.failure_window_left(address)
-    body = error_body("too_many_attempts", f"Too many invalid setup links from your address; retry in {retry_after}s.")
-    return JSONResponse(body, status_code=429, headers={"Retry-After": str(retry_after)})
-
-
-@router.get("/l/{token}", include_in_schema=False)
-async def redeem_link(token: str, request: Request, portal: Services) -> Response:
-    # Only guesses are throttled: a token with our signature was issued by us, so an address over its
-    # failure limit (a shared office or carrier address) still opens the links it was given.
-    address = client_address(request)
-    try:
-        claims = read_link_token(token, portal.signing_key)
-    except InvalidLinkToken:
-        if refusal := await throttled(portal, address):
-            return refusal
-        await portal.store.count_redemption_failure(address)
-        return await link_gone(portal, request, "invalid", None)
-    step = redeem_step(
-        fetch_dest=request.headers.get("sec-fetch-dest"),
-        fetch_site=request.headers.get("sec-fetch-site"),
-        has_probe_cookie=PROBE_COOKIE in request.cookies,
-        probe_requested=PROBE_PARAM in request.query_params,
-    )
-    if step != "redeem" and not wants_json(request):
-        return await portal.pages.link_in_frame(step, token, claims)
-    outcome = await portal.redemptions.redeem(token, claims, address, request.headers.get("user-agent"))
-    if isinstance(outcome, Refused):
-        if outcome.reason == "invalid":  # signed by us yet unknown to link-issuer
-            await portal.store.count_redemption_failure(address)
-        return await link_gone(portal, request, outcome.reason, claims)
-    portal.relay.wake()
+def session_opened(portal: Portal, outcome: Redeemed) -> Response:
     response = RedirectResponse("/portal/", status_code=303)
     max_age = max(1, int(outcome.ends_at - time.time()))
     response.headers.append(
@@ -117,6 +82,26 @@ async def redeem_link(token: str, request: Request, portal: Services) -> Respons
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+@router.get("/l/{token}", include_in_schema=False)
+async def redeem_link(token: str, request: Request, portal: Services) -> Response:
+    address = client_address(request)
+    step = redeem_step(
+        fetch_dest=request.headers.get("sec-fetch-dest"),
+        fetch_site=request.headers.get("sec-fetch-site"),
+        has_probe_cookie=PROBE_COOKIE in request.cookies,
+        probe_requested=PROBE_PARAM in request.query_params,
+    )
+    if step != "redeem" and not wants_json(request):  # a frame's cookie check comes before the link is spent
+        link = await portal.sessions.read_link(token, address)
+        if isinstance(link, LinkClaims):
+            return await portal.pages.link_in_frame(step, token, link)
+        return await refused(portal, request, link)
+    outcome = await portal.sessions.redeem(token, address, request.headers.get("user-agent"))
+    if isinstance(outcome, Redeemed):
+        return session_opened(portal, outcome)
+    return await refused(portal, request, outcome)
 
 
 @router.get("/api/session")
@@ -139,7 +124,7 @@ async def get_session(session: Session, portal: Services) -> dict[str, object]:
 @router.post("/api/setup/complete")
 async def complete_setup(request: Request, session: Session, portal: Services) -> dict[str, object]:
     require_csrf(request, session)
-    finished = await portal.sessions.finish_setup(session, request.cookies[SESSION_COOKIE], client_address(request))
+    finished = await portal.sessions.complete(session, request.cookies[SESSION_COOKIE], client_address(request))
     return {"ended": finished.ended, "success_url": finished.success_url}
 
 
@@ -158,25 +143,15 @@ async def forward_connections(rest: str, request: Request, session: Session, por
 
 
 def install_routes(
-    app: FastAPI,
-    settings: Settings,
-    store: PortalStore,
-    relay: RedisOutboxRelay,
-    connections: ConnectionConfigClient,
-    redemptions: Redemptions,
-    sessions: PortalSessions,
+    app: FastAPI, settings: Settings, store: PortalStore, sessions: PortalSessions, connections: ConnectionConfigClient
 ) -> None:
     pages = PortalPages(settings, store, brand_from_settings(settings), current_session, connections.read)
     app.state.portal = Portal(
-        settings=settings,
         store=store,
-        relay=relay,
-        redemptions=redemptions,
         sessions=sessions,
         connections=connections,
         pages=pages,
         cookies=cookie_policy(settings.public_url),
-        signing_key=settings.secret("link_signing_key").encode(),
     )
     app.include_router(router)
     page_routes = APIRouter(prefix="/portal")  # per app: the pages' routes close over this app's PortalPages

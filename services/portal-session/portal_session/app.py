@@ -1,11 +1,11 @@
 """Wiring for portal-session: Redis for link and session state (and its event outbox), Kafka for link
-events, the client that forwards connection calls to connection-config, and the one that checks links
-with link-issuer."""
+events, the client that forwards connection calls to connection-config, the one that checks links with
+link-issuer, and PortalSessions, the flows the routes and subscribers call."""
 from fastapi import FastAPI
 
 from portal_session.api import install_routes
 from portal_session.handlers import register_handlers
-from portal_session.redemption import LinkIssuer, Redemptions
+from portal_session.redemption import LinkIssuer
 from portal_session.sessions import PortalSessions
 from portal_session.store import OUTBOX_KEY, PortalStore
 from portal_session.upstream import ConnectionConfigClient
@@ -31,9 +31,8 @@ def create_app(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime(
         name=SERVICE, settings=settings, broker=broker, redis=redis, components=[relay, connections, issuer]
     )
-    register_handlers(broker, portal, relay, clock)
+    sessions = PortalSessions(portal, issuer, relay, settings, clock)
+    register_handlers(broker, portal, sessions)
     app = runtime.http_app()
-    redemptions = Redemptions(portal, issuer, settings, clock)
-    sessions = PortalSessions(portal, relay, clock, settings.portal_session_idle_seconds)
-    install_routes(app, settings, portal, relay, connections, redemptions, sessions)
+    install_routes(app, settings, portal, sessions, connections)
     return app

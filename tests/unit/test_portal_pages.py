@@ -8,9 +8,10 @@ from connection_config.model import PROVIDERS
 from portal_session.branding import InvalidBranding, brand_from_settings, ink_on_white, readable_text_on
 from portal_session.connection_views import configure_page, guide_page, review_page
 from portal_session.domain import GONE_LINKS
-from portal_session.embedding import frame_ancestors, page_headers, redeem_step
+from portal_session.embedding import redeem_step
 from portal_session.guides import GuideError, load_guides, parse_guide, render_markdown
-from portal_session.views import PageContext, Site, changed_by, gone_page, json_block, welcome_page
+from portal_session.views import PageContext, Site, changed_by, gone_page, welcome_page
+from shared.pages import config_block, frame_ancestors, page_headers
 from shared.settings import Settings
 
 SAML_VALUES = {
@@ -167,7 +168,7 @@ def test_pages_escape_what_organizations_and_idps_supply():
 
 
 def test_the_page_script_reads_its_data_from_a_json_block_that_cannot_be_closed_early():
-    block = json_block({"name": "</script><script>alert(1)</script>"})
+    block = config_block("portico-config", {"name": "</script><script>alert(1)</script>"})
     assert block.count("</script>") == 1
     data = re.search(r">(.*)</script>", block).group(1)  # type: ignore[union-attr]
     assert json.loads(data) == {"name": "</script><script>alert(1)</script>"}

@@ -3,7 +3,8 @@ IdP's details, review, done, and the page that manages an existing connection.""
 from typing import Any
 
 from portal_session.guides import PROTOCOL_NAMES, Guide, copy_value, render_markdown
-from portal_session.views import PageContext, Site, changed_by, e, layout, status_badge, timestamp
+from portal_session.views import PageContext, Site, changed_by, layout, status_badge, timestamp
+from shared.pages import e
 
 
 def _idp_name(guide: Guide | None, connection: dict[str, Any]) -> str:

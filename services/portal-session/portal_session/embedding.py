@@ -1,40 +1,10 @@
-"""Embedding rules of the portal (no I/O): who may frame a page, and when a frame must first show that
-it keeps cookies before a one-time link is spent in it."""
+"""Embedding rules of the portal (no I/O): when a frame must first show that it keeps cookies before a
+one-time link is spent in it. Who may frame a page is its CSP's frame-ancestors (shared.pages.page_headers)."""
 from typing import Literal
 
 PROBE_COOKIE = "portico_cookie_check"
 PROBE_PARAM = "cookie_check"
 FRAME_DESTINATIONS = ("iframe", "frame")
-
-
-def frame_ancestors(allowed: list[str]) -> str:
-    """The CSP directive: the organization's allowed origins, or no framing at all."""
-    return "frame-ancestors " + (" ".join(allowed) if allowed else "'none'")
-
-
-def page_headers(allowed_ancestors: list[str], *, image_origin: str | None = None) -> dict[str, str]:
-    """Headers of every portal page: a strict CSP (every asset from Portico's origin), framing limited
-    to the organization's allowed ancestors, and nothing cached or leaked through the Referer."""
-    images = "'self' data:" + (f" {image_origin}" if image_origin else "")
-    policy = "; ".join((
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        f"img-src {images}",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "base-uri 'none'",
-        frame_ancestors(allowed_ancestors),
-    ))
-    headers = {
-        "Content-Security-Policy": policy,
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-    }
-    if not allowed_ancestors:
-        headers["X-Frame-Options"] = "DENY"  # for browsers that predate frame-ancestors
-    return headers
 
 
 RedeemStep = Literal["redeem", "check_cookies", "cookies_blocked"]

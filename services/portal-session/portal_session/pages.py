@@ -2,10 +2,8 @@
 a link shows inside a frame or when it is dead. Data comes from the session and from connection-config
 (through the same forwarding as the JSON API); HTML comes from views.py and connection_views.py."""
 import asyncio
-import hashlib
 import time
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from typing import Any
 
 import httpx
@@ -15,12 +13,13 @@ from fastapi.responses import HTMLResponse
 from portal_session import connection_views, views
 from portal_session.branding import Brand
 from portal_session.domain import GONE_LINKS, GoneLink, cookie_policy
-from portal_session.embedding import PROBE_COOKIE, PROBE_PARAM, RedeemStep, page_headers
+from portal_session.embedding import PROBE_COOKIE, PROBE_PARAM, RedeemStep
 from portal_session.guides import Guide, load_guides
 from portal_session.store import LiveSession, PortalStore, link_key, organization_profile
-from shared.errors import DomainError, NotFound
+from shared.errors import APIError
 from shared.ids import is_id
 from shared.link_tokens import LinkClaims
+from shared.pages import asset_headers, content_version, page_headers, read_ui_file
 from shared.settings import Settings
 from shared.timestamps import rfc3339_unix
 
@@ -32,12 +31,6 @@ PROBE_COOKIE_SECONDS = 300
 
 CurrentSession = Callable[[Request], Awaitable[LiveSession]]
 ReadConnections = Callable[[LiveSession, Request, str], Awaitable[httpx.Response]]
-
-
-def read_static(name: str) -> bytes:
-    if name == "base.css":  # the look the portal shares with the operator console
-        return resources.files("shared").joinpath("ui", name).read_bytes()
-    return resources.files("portal_session").joinpath("ui", name).read_bytes()
 
 
 def brand_css(brand: Brand) -> bytes:
@@ -64,9 +57,9 @@ class PortalPages:
         self.guides = load_guides()
         if not {"generic_saml", "generic_oidc"} <= set(self.guides):
             raise RuntimeError("The portal's IdP guides are missing (portal_session/guides -> docs/guides).")
-        self.static = {name: read_static(name) for name in STATIC_FILES}
+        self.static = {name: read_ui_file("portal_session", name) for name in STATIC_FILES}
         self.static["brand.css"] = brand_css(brand)
-        versions = {name: hashlib.sha256(body).hexdigest()[:12] for name, body in self.static.items()}
+        versions = {name: content_version(body) for name, body in self.static.items()}
         assets = {name: f"/portal/static/{name}?v={versions[name]}" for name in STATIC_FILES}
         assets["brand.css"] = f"/portal/brand.css?v={versions['brand.css']}"
         self.site = views.Site(brand, assets)
@@ -75,6 +68,7 @@ class PortalPages:
     # Responses ---------------------------------------------------------------------------------
 
     def html(self, body: str, ancestors: list[str], status: int = 200) -> HTMLResponse:
+        """A page only the organization's allowed origins may frame (none: not framed at all)."""
         return HTMLResponse(body, status_code=status, headers=page_headers(ancestors, image_origin=self.brand.logo_origin))
 
     async def profile(self, organization_id: str) -> tuple[str | None, list[str]]:
@@ -152,12 +146,12 @@ class PortalPages:
         @router.get("/static/{name}", include_in_schema=False)
         async def static_file(name: str) -> Response:
             if name not in STATIC_FILES:
-                raise NotFound("not_found", "No such file.")
-            return Response(self.static[name], media_type=STATIC_FILES[name], headers=_asset_headers())
+                raise APIError(404, "not_found", "No such file.")
+            return Response(self.static[name], media_type=STATIC_FILES[name], headers=asset_headers())
 
         @router.get("/brand.css", include_in_schema=False)
         async def brand_stylesheet() -> Response:
-            return Response(self.static["brand.css"], media_type="text/css", headers=_asset_headers())
+            return Response(self.static["brand.css"], media_type="text/css", headers=asset_headers())
 
         @router.get("/", include_in_schema=False)
         async def welcome(request: Request) -> Response:
@@ -180,7 +174,7 @@ class PortalPages:
     ) -> Response:
         try:
             session = await self.current_session(request)
-        except DomainError as error:
+        except APIError as error:
             context = views.PageContext()
             return self.html(views.session_over_page(self.site, context, error.code, error.message), [], status=401)
         context = await self.session_context(session)
@@ -231,8 +225,3 @@ class PortalPages:
                                                 connection, session.session_id), 200
 
         return await self.session_page(request, render)
-
-
-def _asset_headers() -> dict[str, str]:
-    # URLs carry a content hash, so a changed file gets a new URL.
-    return {"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}

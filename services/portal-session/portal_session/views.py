@@ -1,9 +1,7 @@
 """HTML of the portal (no I/O): the shared layout, the pages around a setup, and small helpers.
 
 Every value is escaped here; pages carry no inline script or style (the CSP forbids both), and what the
-page script needs travels in a JSON data block."""
-import html
-import json
+page script needs travels in a JSON data block (shared.pages)."""
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,6 +9,7 @@ from typing import Any
 from portal_session.branding import Brand
 from portal_session.domain import GoneLink
 from portal_session.guides import PROTOCOL_NAMES, Guide
+from shared.pages import config_block, e
 
 STEPS = ("Choose provider", "Set up your provider", "Enter its details", "Review and enable")
 STATUS_LABELS = {
@@ -19,10 +18,6 @@ STATUS_LABELS = {
     "enabled": "Enabled",
     "disabled": "Disabled",
 }
-
-
-def e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 @dataclass(frozen=True)
@@ -42,13 +37,6 @@ class PageContext:
     frame_ancestors: list[str] = field(default_factory=list)
     return_url: str | None = None
     script: dict[str, Any] = field(default_factory=dict)  # handed to portal.js as JSON
-
-
-def json_block(data: dict[str, Any]) -> str:
-    # `<`, `>` and `&` escaped so the JSON can never close the element it sits in.
-    text = json.dumps(data, separators=(",", ":"))
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return f'<script type="application/json" id="portico-config">{text}</script>'
 
 
 def brand_mark(brand: Brand) -> str:
@@ -115,7 +103,7 @@ def layout(
 </div>
 <footer class="bottom"><p>{footer}</p></footer>
 <div class="visually-hidden" id="announcer" aria-live="polite"></div>
-{json_block(script)}
+{config_block("portico-config", script)}
 </body>
 </html>"""
 

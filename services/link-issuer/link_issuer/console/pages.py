@@ -3,9 +3,7 @@
 Every page checks on the server who is signed in and what their role allows before it renders: not signed in →
 the sign-in page, a password still to change → the password page, a role without the page → 403. The pages are
 shells; console.js fills them from /console/api, which checks the same rules again for every call."""
-import hashlib
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from typing import Protocol
 from urllib.parse import quote
 
@@ -14,20 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from link_issuer.accounts.operators import OperatorPermission, allowed
 from link_issuer.console import sections, views
-from shared.errors import NotFound
+from shared.errors import APIError
 from shared.ids import is_id
+from shared.pages import asset_headers, content_version, page_headers, read_ui_file
 
 ASSETS = {"base.css": "text/css", "console.css": "text/css", "console.js": "text/javascript", "favicon.svg": "image/svg+xml"}
-_CSP = "; ".join((
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "connect-src 'self'",
-    "form-action 'self'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-))
 
 
 class SignedInOperator(Protocol):
@@ -38,23 +27,6 @@ class SignedInOperator(Protocol):
 
 
 CurrentOperator = Callable[[Request], Awaitable[SignedInOperator | None]]
-
-
-def read_asset(name: str) -> bytes:
-    if name == "base.css":  # the look the console shares with the portal
-        return resources.files("shared").joinpath("ui", name).read_bytes()
-    return resources.files("link_issuer.console").joinpath("ui", name).read_bytes()
-
-
-def page_headers() -> dict[str, str]:
-    """A strict CSP (every asset from Portico's origin, no inline code), never framed, never cached."""
-    return {
-        "Content-Security-Policy": _CSP,
-        "X-Frame-Options": "DENY",
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-    }
 
 
 def viewer_of(operator: SignedInOperator | None) -> views.Viewer:
@@ -78,12 +50,11 @@ def home_path(viewer: views.Viewer) -> str | None:
 class ConsolePages:
     def __init__(self, current_operator: CurrentOperator) -> None:
         self.current_operator = current_operator
-        self.assets = {name: read_asset(name) for name in ASSETS}
-        self.urls = {
-            name: f"/console/assets/{name}?v={hashlib.sha256(body).hexdigest()[:12]}" for name, body in self.assets.items()
-        }
+        self.assets = {name: read_ui_file("link_issuer.console", name) for name in ASSETS}
+        self.urls = {name: f"/console/assets/{name}?v={content_version(body)}" for name, body in self.assets.items()}
 
     def html(self, viewer: views.Viewer, page: views.Page) -> HTMLResponse:
+        """A console page: the strict CSP with no frame ancestors (the console is never framed)."""
         return HTMLResponse(views.layout(self.urls, viewer, page), status_code=page.status, headers=page_headers())
 
     @staticmethod
@@ -107,10 +78,8 @@ class ConsolePages:
         @router.get("/assets/{name}", include_in_schema=False)
         async def asset(name: str) -> Response:
             if name not in ASSETS:
-                raise NotFound("not_found", "No such file.")
-            # URLs carry a content hash, so a changed file gets a new URL.
-            headers = {"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
-            return Response(self.assets[name], media_type=ASSETS[name], headers=headers)
+                raise APIError(404, "not_found", "No such file.")
+            return Response(self.assets[name], media_type=ASSETS[name], headers=asset_headers())
 
         @router.get("", include_in_schema=False)
         @router.get("/", include_in_schema=False)

@@ -5,7 +5,6 @@ from link_issuer.console.views import (
     Page,
     Viewer,
     confirm_dialog,
-    e,
     form_error,
     pager,
     shown_once,
@@ -14,6 +13,7 @@ from link_issuer.console.views import (
     text_field,
 )
 from portico_events import CATALOGUE, INSTALLATION
+from shared.pages import e
 
 # A shareable link lives up to 7 days (the API's limit); the picker offers the lifetimes support staff use.
 LINK_LIFETIMES = ((3600, "1 hour"), (8 * 3600, "8 hours"), (86400, "1 day"), (3 * 86400, "3 days"), (7 * 86400, "7 days"))

@@ -3,19 +3,14 @@ pages, and the pages around signing in. console_sections.py has the pages of eac
 them all from the console's JSON API.
 
 Every value is escaped here; pages carry no inline script or style (the CSP forbids both), and what the
-page script needs travels in a JSON data block."""
-import html
-import json
+page script needs travels in a JSON data block (shared.pages)."""
 from dataclasses import dataclass, field
 from typing import Any
 
 from link_issuer.accounts.operators import OperatorPermission as P
+from shared.pages import config_block, e
 
 PRODUCT = "Portico console"
-
-
-def e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 @dataclass(frozen=True)
@@ -56,13 +51,6 @@ class Page:
     section: str | None = None  # the navigation entry to mark as current
     script: dict[str, Any] = field(default_factory=dict)
     status: int = 200
-
-
-def json_block(data: dict[str, Any]) -> str:
-    # `<`, `>` and `&` escaped so the JSON can never close the element it sits in.
-    text = json.dumps(data, separators=(",", ":"))
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return f'<script type="application/json" id="console-config">{text}</script>'
 
 
 def navigation(viewer: Viewer, current: str | None) -> str:
@@ -121,7 +109,7 @@ def layout(assets: dict[str, str], viewer: Viewer, page: Page) -> str:
 </div>
 <footer class="bottom"><p>Portico operator console. Every action here is recorded in the audit log.</p></footer>
 <div class="visually-hidden" id="announcer" aria-live="polite"></div>
-{json_block(script)}
+{config_block("console-config", script)}
 </body>
 </html>"""
 

@@ -16,7 +16,7 @@ from portal_session.domain import GONE_LINKS, GoneLink, cookie_policy
 from portal_session.embedding import PROBE_COOKIE, PROBE_PARAM, RedeemStep
 from portal_session.guides import Guide, load_guides
 from portal_session.store import LiveSession, PortalStore, link_key, organization_profile
-from shared.errors import APIError
+from shared.errors import DomainError, NotFound
 from shared.ids import is_id
 from shared.link_tokens import LinkClaims
 from shared.pages import asset_headers, content_version, page_headers, read_ui_file
@@ -146,7 +146,7 @@ class PortalPages:
         @router.get("/static/{name}", include_in_schema=False)
         async def static_file(name: str) -> Response:
             if name not in STATIC_FILES:
-                raise APIError(404, "not_found", "No such file.")
+                raise NotFound("not_found", "No such file.")
             return Response(self.static[name], media_type=STATIC_FILES[name], headers=asset_headers())
 
         @router.get("/brand.css", include_in_schema=False)
@@ -174,7 +174,7 @@ class PortalPages:
     ) -> Response:
         try:
             session = await self.current_session(request)
-        except APIError as error:
+        except DomainError as error:
             context = views.PageContext()
             return self.html(views.session_over_page(self.site, context, error.code, error.message), [], status=401)
         context = await self.session_context(session)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from link_issuer.accounts.operators import OperatorPermission, allowed
 from link_issuer.console import sections, views
-from shared.errors import APIError
+from shared.errors import NotFound
 from shared.ids import is_id
 from shared.pages import asset_headers, content_version, page_headers, read_ui_file
 
@@ -78,7 +78,7 @@ class ConsolePages:
         @router.get("/assets/{name}", include_in_schema=False)
         async def asset(name: str) -> Response:
             if name not in ASSETS:
-                raise APIError(404, "not_found", "No such file.")
+                raise NotFound("not_found", "No such file.")
             return Response(self.assets[name], media_type=ASSETS[name], headers=asset_headers())
 
         @router.get("", include_in_schema=False)

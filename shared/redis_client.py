@@ -7,6 +7,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
+def text(value: bytes | str) -> str:
+    """A Redis reply as text: this client answers bytes (it does not decode), though redis-py's hints allow str."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def create_redis(url: str) -> Redis:
     return Redis.from_url(
         url,

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from shared.redis_client import text
+
 PREFIX = "portico:ps:"
 OUTBOX_KEY = f"{PREFIX}outbox"
 # A link's state outlives its expiry by this much, so a late or replayed `issued` event finds the
@@ -166,7 +168,8 @@ class PortalStore:
             keys=[link_key(link_id)],
             args=[org, kind, repr(expire), token_sha256, return_url, success_url, TOMBSTONE_GRACE_S],
         )
-        return result.decode()
+        outcome: str = result.decode()
+        return outcome
 
     async def redeem(
         self,
@@ -204,7 +207,7 @@ class PortalStore:
     async def touch_session(self, cookie_sha256: str, idle_s: int) -> LiveSession | str:
         """The live session (its idle timer restarted), or why there is none: none|revoked|expired."""
         result = await self._touch(keys=[session_key(cookie_sha256)], args=[idle_s])
-        status = result[0].decode()
+        status: str = result[0].decode()
         if status != "ok":
             return status
         session_id, org, link_id, kind, csrf, ends = (value.decode() for value in result[1:])
@@ -218,16 +221,16 @@ class PortalStore:
 
     async def sessions_of_link(self, link_id: str) -> list[tuple[str, str | None]]:
         """(session key, public session id) for every session opened through the link."""
-        keys = [key.decode() for key in await self.redis.smembers(link_sessions_key(link_id))]
+        keys = [text(key) for key in await self.redis.smembers(link_sessions_key(link_id))]
         ids = [await self.redis.hget(key, "id") for key in keys]
-        return [(key, None if value is None else value.decode()) for key, value in zip(keys, ids, strict=True)]
+        return [(key, None if value is None else text(value)) for key, value in zip(keys, ids, strict=True)]
 
     async def forget_session_of_link(self, link_id: str, session_key_name: str) -> None:
         await self.redis.srem(link_sessions_key(link_id), session_key_name)
 
     async def link_urls(self, link_id: str) -> tuple[str | None, str | None]:
         return_url, success_url = await self.redis.hmget(link_key(link_id), "return_url", "success_url")
-        return (return_url or b"").decode() or None, (success_url or b"").decode() or None
+        return text(return_url or b"") or None, text(success_url or b"") or None
 
     async def redemption_failures(self, client_address: str) -> int:
         """Failed redemptions from this address in the current window."""
@@ -259,4 +262,4 @@ async def remember_organization(redis: Redis, organization_id: str, display_name
 async def organization_profile(redis: Redis, organization_id: str) -> tuple[str | None, list[str]]:
     """(display name, allowed frame ancestors) as last learnt from organization events."""
     name, ancestors = await redis.hmget(organization_key(organization_id), "display_name", "frame_ancestors")
-    return (name.decode() if name else None), (ancestors.decode().split() if ancestors else [])
+    return (text(name) if name else None), (text(ancestors).split() if ancestors else [])

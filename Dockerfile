@@ -12,14 +12,14 @@ COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY pyproject.toml ./
 COPY clients/events/ clients/events/
-# The portico CLI (api-keys, operators in a container) uses the Python client for API commands.
+# The portico CLI (cli/, on the Python client); the server adds its api-keys and operators commands.
 COPY clients/python/ clients/python/
+COPY cli/ cli/
 COPY shared/ shared/
 COPY services/ services/
-COPY cli/ cli/
 # The portal's IdP guides: services/portal-session/portal_session/guides links here.
 COPY docs/guides/ docs/guides/
-RUN pip install --no-cache-dir --no-deps ./clients/events ./clients/python .
+RUN pip install --no-cache-dir --no-deps ./clients/events ./clients/python ./cli .
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -18,12 +18,13 @@ system-packages:
 system-packages-test:
 	@bash deploy/local/install.sh --tests
 
-$(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml clients/events/pyproject.toml clients/python/pyproject.toml
+# The server before the CLI: reinstalling the server removes the `portico` script its older versions had.
+$(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml clients/events/pyproject.toml clients/python/pyproject.toml cli/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.lock -r requirements-test.lock
-	$(PY) -m pip install -q --no-deps -e clients/events -e clients/python
 	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q --no-deps -e clients/events -e clients/python -e cli
 	touch $@
 
 # `make up REPLICAS=2` runs two instances of every service behind the proxy.

@@ -1,18 +1,18 @@
 """`portico …` / `python -m portico_cli …`: one-line errors and documented exit codes, never a traceback."""
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
 from portico_cli import commands
 from portico_cli.output import EXIT_FAILURE, CLIError
-from shared.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portico", description="Portico: self-service SSO setup portal.")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
     groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
-    for register in commands.REGISTRARS:
+    for register in commands.registrars():
         register(groups)
     return parser
 
@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging("cli", "warning", "console", stream=sys.stderr)  # stdout is for results only
+    # Warnings of the libraries (httpx, aiokafka) go to stderr: stdout is for results only.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="portico: %(name)s: %(levelname)s: %(message)s")
     try:
         return args.run(args) or 0
     except CLIError as error:

@@ -1,10 +1,13 @@
 """`portico links magic|shareable|list|revoke`: portal links for an organization's IT admin."""
 import argparse
+import re
 
 from portico_cli.http import portico
 from portico_cli.output import print_json, print_table
 from portico_client import PortalLink
-from shared.numbers import whole_number
+
+# ASCII digits only: str.isdigit() also accepts '²' (then int() fails) and '٣' (then int() reads 3).
+_SECONDS = re.compile(r"[0-9]{1,19}")
 
 
 def _issued(args: argparse.Namespace, link: PortalLink) -> int:
@@ -57,10 +60,9 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _positive(value: str) -> int:
-    seconds = whole_number(value)
-    if seconds is None or seconds < 1:
+    if not _SECONDS.fullmatch(value) or int(value) < 1:
         raise argparse.ArgumentTypeError("expected a whole number of seconds, at least 1")
-    return seconds
+    return int(value)
 
 
 def _redirects(parser: argparse.ArgumentParser) -> None:

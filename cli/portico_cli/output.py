@@ -2,6 +2,7 @@
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 EXIT_OK = 0
@@ -27,3 +28,8 @@ def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> No
 def print_json(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
+
+
+def wire_time(moment: datetime) -> str:
+    """A time as Portico's APIs write it: RFC 3339, UTC, six fractional digits, `Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"

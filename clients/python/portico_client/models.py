@@ -139,11 +139,20 @@ class AuditEventPage(Resource):
 
 
 class VerifyReport(Resource):
-    """`ok` is False when a record or checkpoint does not match; `first_broken` says which and why."""
+    """`ok` is False when a record or checkpoint does not match; `first_broken` says which and why.
+
+    `checked` records were recomputed, the last being `last_sequence` with hash `last_hash`; records up to
+    `archived_through` are archived (the chains continue from the archive's heads); `checkpoints_checked`
+    signed checkpoints were held against the trusted key. The fields are in the order the API sends them.
+    """
 
     ok: bool
-    checked: int
     organization_id: str | None = None
+    checked: int
+    last_sequence: int | None = None
+    last_hash: str | None = None
+    archived_through: int = 0
+    checkpoints_checked: int = 0
     first_broken: dict[str, Any] | None = None
 
 

@@ -113,11 +113,11 @@ class Audit:
 
     def events(
         self, *, organization_id: str | None = None, type: str | None = None, since: Moment = None,  # noqa: A002
-        until: Moment = None, page_size: int | None = None,
+        until: Moment = None, page_size: int | None = None, cursor: str | None = None,
     ) -> Iterator[AuditEvent]:
-        """Every matching record, oldest first, fetching pages as the iteration needs them."""
+        """Every matching record, oldest first, fetching pages as the iteration needs them; from the start,
+        or after the page that returned `cursor`."""
         filters = calls.audit_filters(organization_id, type, since, until)
-        cursor: str | None = None
         for _ in range(MAX_PAGES):
             page = calls.audit_page(self._transport.send(calls.list_audit_events(filters, cursor, page_size)))
             yield from page.events
@@ -203,10 +203,9 @@ class AsyncAudit:
 
     async def events(
         self, *, organization_id: str | None = None, type: str | None = None, since: Moment = None,  # noqa: A002
-        until: Moment = None, page_size: int | None = None,
+        until: Moment = None, page_size: int | None = None, cursor: str | None = None,
     ) -> AsyncIterator[AuditEvent]:
         filters = calls.audit_filters(organization_id, type, since, until)
-        cursor: str | None = None
         for _ in range(MAX_PAGES):
             page = calls.audit_page(await self._transport.send(calls.list_audit_events(filters, cursor, page_size)))
             for event in page.events:

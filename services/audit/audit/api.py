@@ -6,7 +6,7 @@ for by the internal token (shared.internal_auth). Portal sessions never read the
 import csv
 import io
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -117,7 +117,7 @@ def _csv_lines(rows: list[list[Any]]) -> str:
     return buffer.getvalue()
 
 
-async def _export(pool: asyncpg.Pool, query: AuditQuery, export_format: str) -> AsyncIterator[bytes]:
+async def _export(pool: asyncpg.Pool, query: AuditQuery, export_format: str) -> AsyncGenerator[bytes, None]:
     async with store.snapshot(pool, ACQUIRE_TIMEOUT_S) as conn:
         yield _csv_lines([list(CSV_COLUMNS)]).encode() if export_format == "csv" else b""
         chunk: list[AuditRecord] = []
@@ -136,7 +136,7 @@ def _render(records: list[AuditRecord], export_format: str) -> bytes:
     return "".join(f"{r.canonical()}\n" for r in records).encode()
 
 
-async def _started(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _started(stream: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
     """Run a stream to its first chunk now, so a busy database is a 503 before any byte is sent."""
     try:
         first = await anext(stream)
@@ -149,7 +149,7 @@ async def _started(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             async for chunk in stream:
                 yield chunk
         finally:
-            await stream.aclose()  # type: ignore[attr-defined]
+            await stream.aclose()
 
     return rest()
 
@@ -160,7 +160,7 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
     @router.get("/events")
     async def list_events(
         organization_id: str | None = None,
-        type: str | None = None,  # noqa: A002 - the contract's parameter name
+        type: str | None = None,  # the contract's parameter name
         since: str | None = None,
         until: str | None = None,
         cursor: str | None = None,
@@ -185,9 +185,9 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
         "content": {media_type.partition(";")[0]: {} for media_type in EXPORT_FORMATS.values()},
     }})
     async def export_events(
-        format: str = "jsonl",  # noqa: A002 - the contract's parameter name
+        format: str = "jsonl",  # the contract's parameter name
         organization_id: str | None = None,
-        type: str | None = None,  # noqa: A002
+        type: str | None = None,
         since: str | None = None,
         until: str | None = None,
         actor: str | None = None,

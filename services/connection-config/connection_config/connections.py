@@ -39,6 +39,7 @@ from portico_events import (
     ConnectionUpdated,
     ConnectionViewed,
 )
+from shared.db import PgConnection
 from shared.ids import Clock, new_id
 from shared.outbox import enqueue_events
 
@@ -166,7 +167,7 @@ class ConnectionService:
     # Helpers ---------------------------------------------------------------------------------
 
     async def _find(
-        self, db: asyncpg.Pool | asyncpg.Connection, organization_id: str, connection_id: str, *, for_update: bool = False
+        self, db: asyncpg.Pool | PgConnection, organization_id: str, connection_id: str, *, for_update: bool = False
     ) -> Connection:
         connection = await store.find_connection(db, connection_id, organization_id=organization_id, for_update=for_update)
         if connection is None:

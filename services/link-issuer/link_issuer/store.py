@@ -43,6 +43,7 @@ async def insert_organization(
                 "external_id_taken", "Another organization already has this external_id.", "external_id"
             ) from None
         await enqueue_events(conn, [event])
+    assert row is not None  # INSERT … RETURNING returns the row it inserted
     return _organization(row)
 
 

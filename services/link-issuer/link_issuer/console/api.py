@@ -219,7 +219,7 @@ async def list_connections(console: Services, organization_id: str, session: Rea
 @router.get("/organizations/{organization_id}/links")
 async def list_links(console: Services, organization_id: str, _: ReadLinks) -> dict[str, Any]:
     found = await console.links.list_links(organization_id)
-    operator_ids = {f.link.created_by.partition(":")[2] for f in found if (f.link.created_by or "").startswith("operator:")}
+    operator_ids = {by.partition(":")[2] for f in found if (by := f.link.created_by) and by.startswith("operator:")}
     emails = await store.operator_emails(console.pool(), sorted(operator_ids)) if operator_ids else {}
     return {"links": [console_link_json(f, emails) for f in found]}
 
@@ -263,7 +263,7 @@ async def audit_verify(console: Services, session: ReadAudit, request: Request, 
 
 
 @router.get("/audit/export")
-async def audit_export(console: Services, session: ReadAudit, request: Request, format: str = "jsonl") -> Response:  # noqa: A002
+async def audit_export(console: Services, session: ReadAudit, request: Request, format: str = "jsonl") -> Response:
     actor = operator_actor(request, session.operator.id)
     filters = _audit_params(request, AUDIT_FILTERS)
     answer = await console.audit.export(actor, {"format": format, **filters})

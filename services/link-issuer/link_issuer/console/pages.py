@@ -20,10 +20,15 @@ ASSETS = {"base.css": "text/css", "console.css": "text/css", "console.js": "text
 
 
 class SignedInOperator(Protocol):
-    id: str
-    email: str
-    role: str
-    must_change_password: bool
+    # Read-only members, so a frozen Operator (whose role is a Role, a str) fits.
+    @property
+    def id(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def must_change_password(self) -> bool: ...
 
 
 CurrentOperator = Callable[[Request], Awaitable[SignedInOperator | None]]

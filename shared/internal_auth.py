@@ -51,7 +51,7 @@ def parse_actor(value: str | None) -> tuple[ActorKind, str] | None:
     kind, _, actor_id = value.partition(":")
     if kind not in _ACTOR_KINDS or not actor_id:
         return None
-    return kind, actor_id  # type: ignore[return-value]
+    return kind, actor_id
 
 
 async def require_caller(request: Request) -> Caller:

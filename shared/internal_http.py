@@ -43,6 +43,8 @@ class InternalClient:
             await self._client.aclose()
 
     def _headers(self, actor: Actor) -> dict[str, str | bytes]:
+        """The vouching headers. A client's own value passed on is bytes (see `passed_on`), the rest str: httpx
+        takes the two mixed, though its hints want one kind per mapping, hence the calls' `type: ignore[arg-type]`."""
         headers: dict[str, str | bytes] = {INTERNAL_TOKEN_HEADER: self._token, ACTOR_HEADER: actor.reference}
         if actor.client_address:
             headers[CLIENT_ADDRESS_HEADER] = actor.client_address
@@ -65,10 +67,12 @@ class InternalClient:
         return self._client
 
     async def get_json(self, path: str, actor: Actor, params: Mapping[str, str] | None = None) -> Upstream:
-        return await self._json(self.client.build_request("GET", path, params=params, headers=self._headers(actor)))
+        request = self.client.build_request("GET", path, params=params, headers=self._headers(actor))  # type: ignore[arg-type]
+        return await self._json(request)
 
     async def post_json(self, path: str, actor: Actor, body: Mapping[str, Any]) -> Upstream:
-        return await self._json(self.client.build_request("POST", path, json=body, headers=self._headers(actor)))
+        request = self.client.build_request("POST", path, json=body, headers=self._headers(actor))  # type: ignore[arg-type]
+        return await self._json(request)
 
     async def _json(self, request: httpx.Request) -> Upstream:
         """The sibling's JSON answer below 500; a 5xx, no answer or no JSON is a 503 (or the sibling's own error)."""
@@ -85,7 +89,7 @@ class InternalClient:
 
     async def stream(self, path: str, actor: Actor, params: Mapping[str, str]) -> Upstream | Export:
         """A download passed on chunk by chunk as it arrives (never held whole), or the JSON error."""
-        request = self.client.build_request("GET", path, params=params, headers=self._headers(actor))
+        request = self.client.build_request("GET", path, params=params, headers=self._headers(actor))  # type: ignore[arg-type]
         try:
             response = await self.client.send(request, stream=True)
         except httpx.HTTPError:

@@ -32,7 +32,8 @@ class ConnectionConfigClient(InternalClient):
 
     async def read(self, session: LiveSession, request: Request, rest: str) -> httpx.Response:
         """A GET for a page, as the session."""
-        return await self.client.get(f"{PATH}{rest}", headers=self._session_headers(request, session))
+        # str and bytes values mixed, which httpx takes though its hints do not (see InternalClient._headers).
+        return await self.client.get(f"{PATH}{rest}", headers=self._session_headers(request, session))  # type: ignore[arg-type]
 
     async def forward(self, session: LiveSession, request: Request, rest: str) -> httpx.Response:
         """The browser's call passed on as it came (method, query, body, content type, If-Match)."""
@@ -42,7 +43,8 @@ class ConnectionConfigClient(InternalClient):
                 headers[name] = passed_on(request.headers[name])
         try:
             return await self.client.request(
-                request.method, f"{PATH}{rest}", params=request.query_params, content=await request.body(), headers=headers
+                request.method, f"{PATH}{rest}", params=request.query_params, content=await request.body(),
+                headers=headers,  # type: ignore[arg-type]  # str and bytes values mixed, as in read()
             )
         except httpx.HTTPError:
             raise Unavailable("service_unavailable", "Connections are unavailable for a moment; retry shortly.") from None

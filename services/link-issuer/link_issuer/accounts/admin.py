@@ -13,7 +13,7 @@ import asyncpg
 from link_issuer.accounts import store
 from link_issuer.accounts.operators import Operator, OperatorNotFound, normalize_email, one_time_password, parse_role
 from link_issuer.accounts.passwords import PasswordHashing
-from link_issuer.domain import API_KEY_SEPARATOR, DomainError, secret_digest
+from link_issuer.domain import API_KEY_SEPARATOR, secret_digest
 from portico_events import (
     Actor,
     ApiKeyCreated,
@@ -25,6 +25,7 @@ from portico_events import (
     OperatorPasswordReset,
 )
 from shared.db import apply_migrations, create_pool
+from shared.errors import DomainError
 from shared.ids import new_id
 from shared.settings import Settings
 

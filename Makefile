@@ -44,9 +44,11 @@ logs:
 status:
 	@for s in kafka postgres redis services nginx; do bash deploy/local/$$s.sh status; done || true
 
-# The linter first (ruff, configured in pyproject.toml): a finding fails the run before any server starts.
+# The linter and the type checker first (ruff, and mypy on shared/ and the four services; both configured in
+# pyproject.toml): a finding fails the run before any server starts.
 test: install-test
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 test-unit: install-test

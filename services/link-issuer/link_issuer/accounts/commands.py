@@ -71,7 +71,7 @@ def _revoke_api_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_api_keys(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:  # noqa: SLF001
+def register_api_keys(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = groups.add_parser("api-keys", help="create, list and revoke management API keys")
     commands = parser.add_subparsers(dest="command", metavar="ACTION", required=True)
     create = commands.add_parser("create", help="make a new key and print it (last line)")
@@ -134,7 +134,7 @@ def _reset_password(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_operators(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:  # noqa: SLF001
+def register_operators(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = groups.add_parser("operators", help="create, list, disable operator console accounts; reset passwords")
     commands = parser.add_subparsers(dest="command", metavar="ACTION", required=True)
     create = commands.add_parser("create", help="make an account and print its one-time password (last line)")

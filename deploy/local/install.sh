@@ -56,7 +56,7 @@ fi
 bash "$(dirname "$0")/kafka.sh" fetch
 
 if [ "${1:-}" = --tests ]; then
-  # helm renders the chart for tests/unit/test_helm_chart.py and the https suite; built from source with Go.
+  # helm renders the chart for tests/unit/deploy/test_helm_chart.py and the https suite; built from source with Go.
   bash "$PORTICO_ROOT/deploy/helm/tools.sh" install >"$PORTICO_RUN_DIR/logs/helm-install.log" 2>&1 \
     || log "helm could not be built (see $PORTICO_RUN_DIR/logs/helm-install.log); the tests that need it will say so"
 fi

@@ -6,8 +6,8 @@ from pathlib import Path
 import httpx
 
 from tests.fixtures.identity_providers import der_base64, make_certificate
+from tests.integration.portal_session.test_portal_connections import portal_browser
 from tests.integration.stack import Stack, run_script
-from tests.integration.test_portal_connections import portal_browser
 
 
 def certificate_with_version(version: int) -> str:

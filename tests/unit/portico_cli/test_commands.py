@@ -12,7 +12,7 @@ from portico_cli.__main__ import build_parser, main
 from portico_cli.audit import _document
 from portico_client import AuditEvent
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SERVER_PACKAGES = {"shared", "link_issuer", "portal_session", "connection_config", "audit"}
 
 

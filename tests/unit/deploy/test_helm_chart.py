@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 CHART = REPO_ROOT / "deploy/helm/portico"
 PRODUCTION_VALUES = CHART / "ci/production-values.yaml"
 PROXY_TEMPLATE = REPO_ROOT / "deploy/nginx/portico.conf.template"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # Enough of a system for the script and common.sh to run, and none of what Portico needs installed.
 TOOLS = ("bash", "id", "head", "od", "tr", "mkdir", "touch", "grep", "dirname", "cat", "date", "readlink",
          "sha256sum", "cut", "printf", "env", "basename")

@@ -30,7 +30,7 @@ from portico_events import OrganizationCreated
 from shared.settings import Settings
 from tests.fixtures.identity_providers import make_certificate, pem
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OIDC_SECRET = "client-secret-that-must-never-come-back"
 T = TypeVar("T")
 

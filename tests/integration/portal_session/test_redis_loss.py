@@ -9,8 +9,8 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.factories import create_organization, magic_link, shareable_link
+from tests.integration.link_issuer.test_portal_links import link_path, open_link, session_of
 from tests.integration.polling import eventually
-from tests.integration.test_portal_links import link_path, open_link, session_of
 
 JSON = {"Accept": "application/json"}
 

@@ -49,7 +49,7 @@ def run_consumer(topic: str, group_id: str) -> None:
 
 
 def start_consumer(topic: str, group_id: str) -> subprocess.Popen[str]:
-    code = f"from tests.integration.test_audit_crash import run_consumer; run_consumer({topic!r}, {group_id!r})"
+    code = f"from tests.integration.audit.test_crash import run_consumer; run_consumer({topic!r}, {group_id!r})"
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env=os.environ.copy())
 

@@ -23,7 +23,7 @@ from portico_events import CloudEvent, ConnectionViewed
 from shared.ids import new_id
 from shared.settings import Settings
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "audit" / "audit" / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "audit" / "audit" / "migrations"
 NOW = datetime.now(UTC)
 
 

@@ -17,16 +17,9 @@ from redis.asyncio import Redis
 
 from link_issuer.console.store import account_failures_key, address_failures_key
 from shared.settings import Settings
-from tests.integration.console import create_account, forget_loopback_failures, sign_in
+from tests.integration.console import create_account, sign_in
 
 LOCKOUT_S = 15 * 60
-
-
-@pytest.fixture(autouse=True)
-async def _clean_address_count(redis_client: Redis) -> AsyncIterator[None]:
-    await forget_loopback_failures(redis_client)
-    yield
-    await forget_loopback_failures(redis_client)
 
 
 @pytest.fixture

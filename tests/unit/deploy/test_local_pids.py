@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-COMMON = Path(__file__).resolve().parents[2] / "deploy" / "local" / "common.sh"
+COMMON = Path(__file__).resolve().parents[3] / "deploy" / "local" / "common.sh"
 
 
 def pid_alive(run_dir: Path, name: str) -> bool:

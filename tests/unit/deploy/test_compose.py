@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 PROJECT_IMAGE = "portico:local"
 PROXY_TEMPLATE = "deploy/nginx/portico.conf.template"

@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,19 +16,12 @@ from redis.asyncio import Redis
 
 from link_issuer.console.store import address_failures_key
 from shared.settings import Settings
-from tests.integration.console import create_account, forget_loopback_failures, sign_in
+from tests.integration.console import create_account, sign_in
 from tests.integration.polling import eventually
 from tests.integration.stack import ROOT
 
 BURST = 60
 LOCKOUT_S = 15 * 60
-
-
-@pytest.fixture(autouse=True)
-async def _clean_address_count(redis_client: Redis) -> AsyncIterator[None]:
-    await forget_loopback_failures(redis_client)
-    yield
-    await forget_loopback_failures(redis_client)
 
 
 def client(settings: Settings, **headers: str) -> httpx.AsyncClient:

@@ -30,7 +30,7 @@ def test_every_migrations_folder_ships_in_the_package():
     import tomllib
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(config["packages"])
     for folder in [*root.glob("shared/migrations"), *root.glob("services/*/*/migrations")]:

@@ -12,7 +12,7 @@ from portico_events import CATALOGUE, CloudEvent, PortalLinkRevoked
 from portico_events.asyncapi import asyncapi_document, main, render
 from portico_events.compat import breaking_changes, message_schemas
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMMITTED = ROOT / "docs" / "asyncapi.json"
 UPDATED = ("portico.connection.updated", 1)
 

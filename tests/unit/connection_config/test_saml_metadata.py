@@ -239,7 +239,7 @@ def test_pasted_metadata_ignores_the_encoding_it_declared_as_a_file(encoding):
     assert metadata.entity_id == "http://www.okta.com/exk1fcia6d6EMsf331d8"
 
 
-# Found by tests/unit/test_saml_metadata_fuzz.py (docs/fuzzing.md): each was a 500 before.
+# Found by tests/unit/connection_config/test_saml_metadata_fuzz.py (docs/fuzzing.md): each was a 500 before.
 @pytest.mark.parametrize("encoding", ["x-unknown-charset", "shift_jis", "utf-32", "rot13", "base64", "idna"])
 def test_metadata_declaring_an_encoding_the_parser_cannot_read_is_refused(encoding):
     document = vendor_metadata("okta", make_certificate()).replace('encoding="UTF-8"', f'encoding="{encoding}"')

@@ -302,7 +302,8 @@ async def seeded_organization(api: httpx.AsyncClient, links: int) -> str:
     return org
 
 
-async def run(settings: Settings, seconds: float, seed_links: int, export_org: str | None) -> ConsoleLoadRun:
+async def run(settings: Settings, seconds: float, seed_links: int, export_org: str | None,
+              console_url: str | None = None) -> ConsoleLoadRun:
     _, key = await admin.create_api_key(settings, "bench console load")
     base, run_id = settings.public_url, uuid.uuid4().hex[:8]
     accounts = await create_operators(settings, run_id, 1 + min(math.ceil(seconds * WRONG_PER_S / WRONG_PER_ACCOUNT),
@@ -311,14 +312,15 @@ async def run(settings: Settings, seconds: float, seed_links: int, export_org: s
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30, limits=limits) as api:
         orgs = [await organization(api, f"Bench console load {n}") for n in range(ISSUANCE_ORGS)]
         export_org = export_org or await seeded_organization(api, seed_links)
-        cookie = await auditor_cookie(base, *accounts[0])
-        async with httpx.AsyncClient(base_url=base, cookies={COOKIE: cookie}, timeout=120) as console:
+        console_base = console_url or base
+        cookie = await auditor_cookie(console_base, *accounts[0])
+        async with httpx.AsyncClient(base_url=console_base, cookies={COOKIE: cookie}, timeout=120) as console:
             alone = await export_once(console, export_org)
         print(f"one export alone: {alone.size / 1e6:.1f} MB in {alone.seconds:.2f} s (status {alone.status})")
         await issue_links(api, orgs, ISSUANCE_WORKERS, time.monotonic() + 1.0, MAX_ISSUANCE_CALLS)  # warm-up
         baseline = await issue_links(api, orgs, ISSUANCE_WORKERS, time.monotonic() + seconds, MAX_ISSUANCE_CALLS)
         start = time.monotonic() + PROCESS_LEAD_S
-        plan = ConsolePlan(base, settings.redis_url, tuple(accounts[1:]), cookie, export_org, start, start + seconds)
+        plan = ConsolePlan(console_base, settings.redis_url, tuple(accounts[1:]), cookie, export_org, start, start + seconds)
         loaded, console_figures = await loaded_phase(api, orgs, plan)
     return ConsoleLoadRun(baseline, loaded, console_figures, alone, export_org, seconds)
 
@@ -395,10 +397,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="length of each phase (default 10; at most 600)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 3 s phases, a small export")
     parser.add_argument("--export-org", help="export this (large) organization instead of seeding one")
+    parser.add_argument("--console-url", help="send the storm and the export here instead of through the proxy, e.g. a "
+                        "second link-issuer instance that serves only the console (the split, measured on the same box)")
     args = parser.parse_args()
     seconds = min(args.seconds or (3.0 if args.quick else 10.0), 600.0)
     seed_links = SEED_LINKS // 6 if args.quick else SEED_LINKS
-    result = asyncio.run(run(Settings(), seconds, seed_links, args.export_org))
+    result = asyncio.run(run(Settings(), seconds, seed_links, args.export_org, args.console_url))
     table = report(result)
     verdict, figures = suffers(result)
     path = write_results("console_load", table, seconds=seconds, export_org=result.export_org,

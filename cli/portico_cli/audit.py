@@ -84,7 +84,7 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", help="events before this RFC 3339 time")
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # noqa: SLF001 - argparse's own type
+def register(groups: argparse._SubParsersAction) -> None:  # argparse's own type
     parser = groups.add_parser("audit", help="query, export and verify the audit log")
     commands = parser.add_subparsers(dest="command", metavar="ACTION", required=True)
 

@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 from portico_cli import audit, completion, connections, events, links, organizations
 from portico_cli.output import EXIT_USAGE, CLIError
 
-Registrar = Callable[[argparse._SubParsersAction], None]  # noqa: SLF001 - argparse's own type
+Registrar = Callable[[argparse._SubParsersAction], None]  # argparse's own type
 ENTRY_POINT_GROUP = "portico.commands"
 # What the server's groups administer, for the line that says they are not installed here.
 SERVER_GROUPS = {"api-keys": "management API keys", "operators": "operator console accounts"}
@@ -30,7 +30,7 @@ def _unavailable(name: str, reason: str) -> Registrar:
     def fail(args: argparse.Namespace) -> int:
         raise CLIError(reason, EXIT_USAGE)
 
-    def register(groups: argparse._SubParsersAction) -> None:  # noqa: SLF001
+    def register(groups: argparse._SubParsersAction) -> None:
         parser = groups.add_parser(name, help=f"{SERVER_GROUPS.get(name, name)} (not installed here)", description=reason)
         parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
         parser.set_defaults(run=fail)

@@ -12,8 +12,8 @@ FILE_OPTIONS = {"--output"}
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:  # noqa: SLF001 - argparse keeps its actions here and nowhere public
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+    for action in parser._actions:  # argparse keeps its actions here and nowhere public
+        if isinstance(action, argparse._SubParsersAction):
             return dict(action.choices)
     return {}
 
@@ -21,8 +21,8 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 def _words(parser: argparse.ArgumentParser) -> list[str]:
     """What may come next at this level: subcommands, a positional's choices, then options."""
     words = list(_subcommands(parser))
-    for action in parser._actions:  # noqa: SLF001
-        if not action.option_strings and action.choices and not isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+    for action in parser._actions:
+        if not action.option_strings and action.choices and not isinstance(action, argparse._SubParsersAction):
             words.extend(str(choice) for choice in action.choices)
         words.extend(option for option in action.option_strings if option.startswith("--"))
     return words
@@ -37,7 +37,7 @@ def _levels(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[s
 def _value_options(parser: argparse.ArgumentParser) -> dict[str, list[str]]:
     """Options that take a value, with their choices (empty when the value is free)."""
     found: dict[str, list[str]] = {}
-    for action in parser._actions:  # noqa: SLF001
+    for action in parser._actions:
         if action.option_strings and action.nargs != 0:
             for option in action.option_strings:
                 # `completions` suggests values that the command checks itself (for a one-line error of its own).
@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # noqa: SLF001 - argparse's own type
+def register(groups: argparse._SubParsersAction) -> None:  # argparse's own type
     parser = groups.add_parser("completion", help="print a shell completion script (bash or zsh)")
     parser.add_argument("shell", choices=("bash", "zsh"), help='e.g. eval "$(portico completion bash)" in ~/.bashrc')
     parser.set_defaults(run=_run)

@@ -22,7 +22,7 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # noqa: SLF001 - argparse's own type
+def register(groups: argparse._SubParsersAction) -> None:  # argparse's own type
     parser = groups.add_parser("connections", help="list an organization's SSO connections")
     commands = parser.add_subparsers(dest="command", metavar="ACTION", required=True)
     listing = commands.add_parser("list", help="type, provider, status and version of each connection")

@@ -118,7 +118,7 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     return parse
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # noqa: SLF001 - argparse's own type
+def register(groups: argparse._SubParsersAction) -> None:  # argparse's own type
     parser = groups.add_parser("events", help="follow Portico's events live on Kafka")
     commands = parser.add_subparsers(dest="command", metavar="ACTION", required=True)
     tail = commands.add_parser(

@@ -70,7 +70,7 @@ def _redirects(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--success-url", help="where the admin lands after finishing setup")
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # noqa: SLF001 - argparse's own type
+def register(groups: argparse._SubParsersAction) -> None:  # argparse's own type
     parser = groups.add_parser("links", help="issue, list and revoke portal links")
     commands = parser.add_subparsers(dest="command", metavar="ACTION", required=True)
     magic = commands.add_parser("magic", help="a one-time link, valid 5 minutes (prints its URL last)")

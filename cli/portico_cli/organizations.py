@@ -38,7 +38,7 @@ def _get(args: argparse.Namespace) -> int:
     return _show(args, organization)
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # noqa: SLF001 - argparse's own type
+def register(groups: argparse._SubParsersAction) -> None:  # argparse's own type
     parser = groups.add_parser("organizations", help="create and show customer organizations")
     commands = parser.add_subparsers(dest="command", metavar="ACTION", required=True)
     create = commands.add_parser("create", help="create an organization")

@@ -104,7 +104,7 @@ class Audit:
         self._transport = transport
 
     def list_events(
-        self, *, organization_id: str | None = None, type: str | None = None, since: Moment = None,  # noqa: A002
+        self, *, organization_id: str | None = None, type: str | None = None, since: Moment = None,
         until: Moment = None, cursor: str | None = None, limit: int | None = None,
     ) -> AuditEventPage:
         """One page of records, oldest first; pass `next_cursor` back for the next."""
@@ -112,7 +112,7 @@ class Audit:
         return calls.audit_page(self._transport.send(calls.list_audit_events(filters, cursor, limit)))
 
     def events(
-        self, *, organization_id: str | None = None, type: str | None = None, since: Moment = None,  # noqa: A002
+        self, *, organization_id: str | None = None, type: str | None = None, since: Moment = None,
         until: Moment = None, page_size: int | None = None, cursor: str | None = None,
     ) -> Iterator[AuditEvent]:
         """Every matching record, oldest first, fetching pages as the iteration needs them; from the start,
@@ -126,8 +126,8 @@ class Audit:
                 return
 
     def export(
-        self, destination: Destination, *, format: ExportFormat = "jsonl",  # noqa: A002
-        organization_id: str | None = None, type: str | None = None, since: Moment = None, until: Moment = None,  # noqa: A002
+        self, destination: Destination, *, format: ExportFormat = "jsonl",
+        organization_id: str | None = None, type: str | None = None, since: Moment = None, until: Moment = None,
     ) -> ExportResult:
         """Stream the log as JSONL or CSV to a path (complete or absent, never half-written) or a binary file."""
         call = calls.export_audit(calls.audit_filters(organization_id, type, since, until), format)
@@ -195,14 +195,14 @@ class AsyncAudit:
         self._transport = transport
 
     async def list_events(
-        self, *, organization_id: str | None = None, type: str | None = None, since: Moment = None,  # noqa: A002
+        self, *, organization_id: str | None = None, type: str | None = None, since: Moment = None,
         until: Moment = None, cursor: str | None = None, limit: int | None = None,
     ) -> AuditEventPage:
         filters = calls.audit_filters(organization_id, type, since, until)
         return calls.audit_page(await self._transport.send(calls.list_audit_events(filters, cursor, limit)))
 
     async def events(
-        self, *, organization_id: str | None = None, type: str | None = None, since: Moment = None,  # noqa: A002
+        self, *, organization_id: str | None = None, type: str | None = None, since: Moment = None,
         until: Moment = None, page_size: int | None = None, cursor: str | None = None,
     ) -> AsyncIterator[AuditEvent]:
         filters = calls.audit_filters(organization_id, type, since, until)
@@ -215,8 +215,8 @@ class AsyncAudit:
                 return
 
     async def export(
-        self, destination: Destination, *, format: ExportFormat = "jsonl",  # noqa: A002
-        organization_id: str | None = None, type: str | None = None, since: Moment = None, until: Moment = None,  # noqa: A002
+        self, destination: Destination, *, format: ExportFormat = "jsonl",
+        organization_id: str | None = None, type: str | None = None, since: Moment = None, until: Moment = None,
     ) -> ExportResult:
         call = calls.export_audit(calls.audit_filters(organization_id, type, since, until), format)
         async with self._transport.stream(call) as response:

@@ -17,7 +17,7 @@ SERVER_PACKAGES = {"shared", "link_issuer", "portal_session", "connection_config
 
 
 def group_names() -> list[str]:
-    [groups] = [a for a in build_parser()._actions if a.dest == "group"]  # noqa: SLF001 - argparse keeps them here
+    [groups] = [a for a in build_parser()._actions if a.dest == "group"]  # argparse keeps them here
     return list(groups.choices)
 
 

@@ -1,4 +1,4 @@
-# One image for all four Portico services and the topic initialiser; compose picks the module to run.
+# One image for all four Portico services, the operator console and the topic initialiser; compose picks the module to run.
 
 # Build stage: resolve the pinned dependencies and the project into a virtualenv that the runtime
 # stage copies whole, so pip's build backend and sources never reach the final image.
@@ -31,5 +31,5 @@ COPY --from=build /opt/venv /opt/venv
 # An empty working directory: `python -m` puts it on sys.path, so nothing there may shadow the installed packages.
 WORKDIR /home/portico
 USER 10001:10001
-EXPOSE 8101 8102 8103 8104
+EXPOSE 8101 8102 8103 8104 8105
 CMD ["python", "-m", "link_issuer"]

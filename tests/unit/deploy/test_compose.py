@@ -15,12 +15,15 @@ PROXY_TEMPLATE = "deploy/nginx/portico.conf.template"
 PROXY_TEMPLATES = (PROXY_TEMPLATE, "deploy/nginx/portico-routes.inc.template")
 TEMPLATE_VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 
-# service name -> (module it runs, port it listens on, infrastructure it must wait for)
+# service name -> (module it runs, port it listens on, what it must wait for: healthy services, and the
+# topics when it uses Kafka). The console uses no Kafka (its events go through link-issuer's outbox table)
+# and waits for link-issuer, whose start applies the schema both read.
 APP_SERVICES: dict[str, tuple[str, int, set[str]]] = {
-    "link-issuer": ("link_issuer", 8101, {"postgres", "redis"}),
-    "portal-session": ("portal_session", 8102, {"redis"}),
-    "connection-config": ("connection_config", 8103, {"postgres", "redis"}),
-    "audit": ("audit", 8104, {"postgres"}),
+    "link-issuer": ("link_issuer", 8101, {"kafka-topics", "postgres"}),
+    "portal-session": ("portal_session", 8102, {"kafka-topics", "redis"}),
+    "connection-config": ("connection_config", 8103, {"kafka-topics", "postgres", "redis"}),
+    "audit": ("audit", 8104, {"kafka-topics", "postgres"}),
+    "console": ("link_issuer.console", 8105, {"postgres", "redis", "link-issuer"}),
 }
 INFRASTRUCTURE = {"kafka", "kafka-topics", "postgres", "redis", "proxy"}
 PASSED_THROUGH = ("PORTICO_BOOTSTRAP_API_KEY", "PORTICO_OUTBOUND_ALLOW_HOSTS")
@@ -88,11 +91,20 @@ def test_each_app_service_health_is_its_readyz_over_python(services):
         assert f"http://127.0.0.1:{port}/readyz" in test[3], name
 
 
-def test_each_app_service_waits_for_healthy_infrastructure_and_created_topics(services):
-    for name, (_, _, infrastructure) in APP_SERVICES.items():
-        expected = {dep: "service_healthy" for dep in infrastructure}
-        expected["kafka-topics"] = "service_completed_successfully"
+def test_each_app_service_waits_for_healthy_dependencies_and_created_topics(services):
+    for name, (_, _, dependencies) in APP_SERVICES.items():
+        expected = {
+            dep: "service_completed_successfully" if dep == "kafka-topics" else "service_healthy" for dep in dependencies
+        }
         assert depends_on_of(services[name]) == expected, name
+
+
+def test_console_gets_link_issuers_environment_with_its_own_port(services):
+    link_issuer = environment_of(services["link-issuer"])
+    console = environment_of(services["console"])
+    assert console.pop("PORTICO_CONSOLE_PORT") == "8105"
+    assert link_issuer.pop("PORTICO_LINK_ISSUER_PORT") == "8101"
+    assert console == link_issuer
 
 
 def test_infrastructure_has_healthchecks_so_dependants_can_wait(services):

@@ -36,9 +36,12 @@ KAFKA_SECURITY_SETTINGS = {
 SERVICES: dict[str, tuple[str, int, set[str]]] = {
     "link-issuer": ("link_issuer", 8101, {"proxy", "portal-session"}),
     "portal-session": ("portal_session", 8102, {"proxy"}),
-    "connection-config": ("connection_config", 8103, {"proxy", "portal-session", "link-issuer"}),
-    "audit": ("audit", 8104, {"proxy", "link-issuer"}),
+    "connection-config": ("connection_config", 8103, {"proxy", "portal-session", "console"}),
+    "audit": ("audit", 8104, {"proxy", "console"}),
+    "console": ("link_issuer.console", 8105, {"proxy"}),
 }
+# The console uses no Kafka: its events go through link-issuer's outbox table.
+KAFKA_USERS = [s for s in SERVICES if s != "console"]
 # Resources the chart renders only for operators installed in the cluster; kubernetes-validate
 # ships no schema for them.
 CUSTOM_RESOURCES = {("kafka.strimzi.io/v1beta2", "KafkaTopic"), ("monitoring.coreos.com/v1", "ServiceMonitor")}
@@ -160,7 +163,8 @@ def test_defaults_run_each_service_from_the_one_image_on_its_port():
     assert settings["PORTICO_CONNECTION_CONFIG_INTERNAL_URL"] == f"http://{RELEASE}-connection-config:8103"
     assert settings["PORTICO_AUDIT_INTERNAL_URL"] == f"http://{RELEASE}-audit:8104"
     assert settings["PORTICO_LINK_ISSUER_INTERNAL_URL"] == f"http://{RELEASE}-link-issuer:8101"
-    assert {settings[f"PORTICO_{s.upper().replace('-', '_')}_PORT"] for s in SERVICES} == {"8101", "8102", "8103", "8104"}
+    ports = {settings[f"PORTICO_{s.upper().replace('-', '_')}_PORT"] for s in SERVICES}
+    assert ports == {"8101", "8102", "8103", "8104", "8105"}
 
 
 @pytest.mark.parametrize("rendering", RENDERINGS)
@@ -240,7 +244,7 @@ def test_kafka_security_settings_are_settings_the_services_read():
 
 def test_production_values_set_every_kafka_security_setting():
     manifests = render("production-topic-job")
-    for service in SERVICES:
+    for service in KAFKA_USERS:
         assert env_names(service_container(manifests, service), manifests) >= KAFKA_SECURITY_SETTINGS, service
     (job,) = of_kind(manifests, "Job").values()
     (container,) = job["spec"]["template"]["spec"]["containers"]
@@ -258,13 +262,26 @@ def test_each_service_gets_only_its_own_secrets():
         return {e["name"] for e in service_container(manifests, service)["env"] if "valueFrom" in e}
 
     common = {"PORTICO_INTERNAL_TOKEN", "PORTICO_KAFKA_SASL_PASSWORD"}
-    assert secret_env("link-issuer") == common | {
-        "PORTICO_LINK_SIGNING_KEY", "PORTICO_LINK_ISSUER_DATABASE_URL", "PORTICO_BOOTSTRAP_API_KEY", "PORTICO_REDIS_URL"}
+    link_issuer = {"PORTICO_LINK_SIGNING_KEY", "PORTICO_LINK_ISSUER_DATABASE_URL", "PORTICO_BOOTSTRAP_API_KEY"}
+    assert secret_env("link-issuer") == common | link_issuer
+    # link-issuer's own, and Redis (sessions, sign-in counters) instead of Kafka
+    assert secret_env("console") == {"PORTICO_INTERNAL_TOKEN", "PORTICO_REDIS_URL"} | link_issuer
     assert secret_env("portal-session") == common | {"PORTICO_LINK_SIGNING_KEY", "PORTICO_REDIS_URL"}
     assert secret_env("connection-config") == common | {
         "PORTICO_ENCRYPTION_KEYS", "PORTICO_CONNECTION_CONFIG_DATABASE_URL"}
     assert secret_env("audit") == common | {
         "PORTICO_AUDIT_DATABASE_URL", "PORTICO_AUDIT_WRITER_DATABASE_URL", "PORTICO_AUDIT_CHECKPOINT_SIGNING_KEY"}
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
+def test_console_gets_link_issuers_settings_and_secrets_with_redis_instead_of_kafka(rendering):
+    manifests = render(rendering)
+    link_issuer, console = service_container(manifests, "link-issuer"), service_container(manifests, "console")
+    assert console["envFrom"] == link_issuer["envFrom"]
+    without_kafka = [e for e in link_issuer["env"] if e["name"] != "PORTICO_KAFKA_SASL_PASSWORD"]
+    assert [e for e in console["env"] if e["name"] != "PORTICO_REDIS_URL"] == without_kafka
+    assert {"PORTICO_CONSOLE_PORT", "PORTICO_CONNECTION_CONFIG_INTERNAL_URL", "PORTICO_AUDIT_INTERNAL_URL"} <= env_names(
+        console, manifests)
 
 
 def test_proxy_renders_the_local_template_with_the_token_from_a_secret():
@@ -374,7 +391,7 @@ def test_network_policies_let_only_callers_in_and_only_portal_session_and_the_co
             peer["podSelector"]["matchLabels"].get("app.kubernetes.io/component")
             for rule in policy["egress"] for peer in rule.get("to", []) if set(peer) == {"podSelector"}
         }
-        calls = {"portal-session": {"connection-config", "link-issuer"}, "link-issuer": {"connection-config", "audit"}}
+        calls = {"portal-session": {"connection-config", "link-issuer"}, "console": {"connection-config", "audit"}}
         assert pod_peers == calls.get(service, set()), service
     proxy = policies[f"{RELEASE}-proxy"]["spec"]
     reached = {peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
@@ -389,10 +406,11 @@ def test_network_policies_open_only_each_services_dependencies():
         return {p["port"] for rule in policies[f"{RELEASE}-{name}"]["spec"]["egress"] for p in rule["ports"]}
 
     dns, kafka, redis, postgres, https = 53, 9093, 6380, 5432, 443
-    assert egress_ports("link-issuer") == {dns, kafka, redis, postgres, 8103, 8104}
+    assert egress_ports("link-issuer") == {dns, kafka, postgres}
     assert egress_ports("portal-session") == {dns, kafka, redis, 8101, 8103}
     assert egress_ports("connection-config") == {dns, kafka, postgres, https}
     assert egress_ports("audit") == {dns, kafka, postgres}
+    assert egress_ports("console") == {dns, redis, postgres, 8103, 8104}
 
 
 def test_topics_are_a_hook_job_by_default_and_strimzi_topics_on_request():
@@ -414,7 +432,8 @@ def test_topics_are_a_hook_job_by_default_and_strimzi_topics_on_request():
 def test_autoscaled_deployments_leave_the_replica_count_to_the_hpa():
     manifests = render("production")
     autoscalers = of_kind(manifests, "HorizontalPodAutoscaler")
-    assert set(autoscalers) == {f"{RELEASE}-{s}" for s in ("link-issuer", "portal-session", "connection-config", "proxy")}
+    autoscaled = ("link-issuer", "portal-session", "connection-config", "console", "proxy")
+    assert set(autoscalers) == {f"{RELEASE}-{s}" for s in autoscaled}
     for name, deployment in of_kind(manifests, "Deployment").items():
         assert ("replicas" in deployment["spec"]) == (name not in autoscalers), name
     assert set(of_kind(manifests, "PodDisruptionBudget")) == set(of_kind(manifests, "Deployment"))
@@ -423,10 +442,11 @@ def test_autoscaled_deployments_leave_the_replica_count_to_the_hpa():
 def test_every_service_mounts_the_ca_bundles_its_urls_point_at():
     manifests = render("production")
     expected = {
-        "link-issuer": {"/etc/portico/kafka-ca", "/etc/portico/redis-ca", "/etc/portico/postgres-ca"},
+        "link-issuer": {"/etc/portico/kafka-ca", "/etc/portico/postgres-ca"},
         "portal-session": {"/etc/portico/kafka-ca", "/etc/portico/redis-ca"},
         "connection-config": {"/etc/portico/kafka-ca", "/etc/portico/postgres-ca"},
         "audit": {"/etc/portico/kafka-ca", "/etc/portico/postgres-ca"},
+        "console": {"/etc/portico/redis-ca", "/etc/portico/postgres-ca"},
     }
     for service, mounts in expected.items():
         container = service_container(manifests, service)

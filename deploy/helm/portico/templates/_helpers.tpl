@@ -8,15 +8,14 @@
 {{- end -}}
 {{- end -}}
 
-{{/* The four services: what each runs, where it listens, whom it talks to. */}}
+{{/* The four services and the console: what each runs, where it listens, whom it talks to. */}}
 {{- define "portico.components" -}}
 linkIssuer:
   name: link-issuer
   module: link_issuer
   port: 8101
   portSetting: PORTICO_LINK_ISSUER_PORT
-  needs: [postgres, redis, kafka]
-  calls: [connectionConfig, audit]  # the operator console reads connections and the audit log
+  needs: [postgres, kafka]  # Redis was the console's (sessions, sign-in counters)
   callers: [proxy, portal-session]  # portal-session asks link-issuer before a link opens a session
 portalSession:
   name: portal-session
@@ -32,14 +31,26 @@ connectionConfig:
   port: 8103
   portSetting: PORTICO_CONNECTION_CONFIG_PORT
   needs: [postgres, kafka, identityProviders]
-  callers: [proxy, portal-session, link-issuer]
+  callers: [proxy, portal-session, console]
 audit:
   name: audit
   module: audit
   port: 8104
   portSetting: PORTICO_AUDIT_PORT
   needs: [postgres, kafka]
-  callers: [proxy, link-issuer]
+  callers: [proxy, console]
+# The operator console: link-issuer's code, database and secrets in a Deployment of its own, so that
+# sign-in storms (argon2) and audit exports get their own CPU instead of link issuance's. Its events
+# go through link-issuer's outbox table: no Kafka.
+console:
+  name: console
+  module: link_issuer.console
+  port: 8105
+  portSetting: PORTICO_CONSOLE_PORT
+  secretsOf: linkIssuer
+  needs: [postgres, redis]
+  calls: [connectionConfig, audit]  # connections as of now; the audit log, its verification and exports
+  callers: [proxy]
 {{- end -}}
 
 {{/* shared/events.py ALL_TOPICS */}}
@@ -105,7 +116,7 @@ topologySpreadConstraints: {{- toYaml . | nindent 2 }}
 {{/* Settings the chart owns: refused in .Values.config so each has one source. */}}
 {{- define "portico.reservedSettings" -}}
 [PORTICO_PUBLIC_URL, PORTICO_HTTP_HOST, PORTICO_LINK_ISSUER_PORT, PORTICO_PORTAL_SESSION_PORT,
- PORTICO_CONNECTION_CONFIG_PORT, PORTICO_AUDIT_PORT, PORTICO_CONNECTION_CONFIG_INTERNAL_URL,
+ PORTICO_CONNECTION_CONFIG_PORT, PORTICO_AUDIT_PORT, PORTICO_CONSOLE_PORT, PORTICO_CONNECTION_CONFIG_INTERNAL_URL,
  PORTICO_AUDIT_INTERNAL_URL, PORTICO_LINK_ISSUER_INTERNAL_URL,
  PORTICO_REDIS_URL, PORTICO_KAFKA_BOOTSTRAP_SERVERS, PORTICO_KAFKA_TOPIC_PARTITIONS,
  PORTICO_KAFKA_REPLICATION_FACTOR, PORTICO_KAFKA_SECURITY_PROTOCOL, PORTICO_KAFKA_SASL_MECHANISM,
@@ -149,26 +160,27 @@ PORTICO_KAFKA_SSL_CA_FILE: {{ printf "/etc/portico/kafka-ca/%s" .Values.kafka.tl
 {{- end }}
 {{- end -}}
 
-{{/* Secrets one service reads: each gets only its own. */}}
+{{/* Secrets one service reads: each gets only its own (the console link-issuer's, Kafka's aside). */}}
 {{- define "portico.serviceSecretEnv" -}}
 {{- $root := .root -}}
 {{- $s := $root.Values.secrets -}}
 {{- $pg := $root.Values.postgres -}}
+{{- $key := .component.secretsOf | default .key -}}
 {{ include "portico.secretEnv" (dict "name" "PORTICO_INTERNAL_TOKEN" "secret" $s.existingSecret "key" $s.keys.internalToken) }}
-{{- if has .key (list "linkIssuer" "portalSession") }}
+{{- if has $key (list "linkIssuer" "portalSession") }}
 {{ include "portico.secretEnv" (dict "name" "PORTICO_LINK_SIGNING_KEY" "secret" $s.existingSecret "key" $s.keys.linkSigningKey) }}
 {{- end }}
-{{- if eq .key "linkIssuer" }}
+{{- if eq $key "linkIssuer" }}
 {{ include "portico.secretEnv" (dict "name" "PORTICO_LINK_ISSUER_DATABASE_URL" "secret" $pg.linkIssuer.existingSecret "key" $pg.linkIssuer.key) }}
 {{- if $s.keys.bootstrapApiKey }}
 {{ include "portico.secretEnv" (dict "name" "PORTICO_BOOTSTRAP_API_KEY" "secret" $s.existingSecret "key" $s.keys.bootstrapApiKey) }}
 {{- end }}
 {{- end }}
-{{- if eq .key "connectionConfig" }}
+{{- if eq $key "connectionConfig" }}
 {{ include "portico.secretEnv" (dict "name" "PORTICO_ENCRYPTION_KEYS" "secret" $s.existingSecret "key" $s.keys.encryptionKeys) }}
 {{ include "portico.secretEnv" (dict "name" "PORTICO_CONNECTION_CONFIG_DATABASE_URL" "secret" $pg.connectionConfig.existingSecret "key" $pg.connectionConfig.key) }}
 {{- end }}
-{{- if eq .key "audit" }}
+{{- if eq $key "audit" }}
 {{ include "portico.secretEnv" (dict "name" "PORTICO_AUDIT_DATABASE_URL" "secret" $pg.audit.existingSecret "key" $pg.audit.key) }}
 {{ include "portico.secretEnv" (dict "name" "PORTICO_AUDIT_WRITER_DATABASE_URL" "secret" $pg.auditWriter.existingSecret "key" $pg.auditWriter.key) }}
 {{- if $s.keys.auditCheckpointSigningKey }}
@@ -178,7 +190,9 @@ PORTICO_KAFKA_SSL_CA_FILE: {{ printf "/etc/portico/kafka-ca/%s" .Values.kafka.tl
 {{- if and (has "redis" .component.needs) $root.Values.redis.existingSecret }}
 {{ include "portico.secretEnv" (dict "name" "PORTICO_REDIS_URL" "secret" $root.Values.redis.existingSecret "key" $root.Values.redis.urlKey) }}
 {{- end }}
+{{- if has "kafka" .component.needs }}
 {{- include "portico.kafkaSecretEnv" $root }}
+{{- end }}
 {{- end -}}
 
 {{/* CA bundles for Kafka, Redis and Postgres TLS, each mounted where the settings point. */}}

@@ -53,6 +53,21 @@ def load_migrations(namespace: str, directory: Path) -> list[Migration]:
     return migrations
 
 
+async def pending_migrations(pool: asyncpg.Pool, namespace: str, directory: Path, timeout_s: float) -> list[str]:
+    """The shared migrations and the `namespace` ones in `directory` that the pool's database has not had yet:
+    for a process that uses a schema another one owns and migrates."""
+    expected = [*load_migrations("shared", SHARED_MIGRATIONS), *load_migrations(namespace, directory)]
+    async with pool.acquire(timeout=timeout_s) as conn:
+        applied = set()
+        if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL", timeout=timeout_s):
+            rows = await conn.fetch(
+                "SELECT namespace, version FROM schema_migrations WHERE namespace = ANY($1::text[])",
+                ["shared", namespace], timeout=timeout_s,
+            )
+            applied = {(row["namespace"], row["version"]) for row in rows}
+    return [f"{m.namespace}/{m.name}" for m in expected if (m.namespace, m.version) not in applied]
+
+
 async def apply_migrations(pool: asyncpg.Pool, namespace: str, directory: Path | None) -> list[str]:
     """Apply the shared migrations, then the service's own, each once; return the names applied.
 

@@ -1,12 +1,15 @@
 """/healthz (the process answers) and /readyz (every dependency it needs answers) for each service."""
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 
 import asyncpg
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
+
+from shared.db import pending_migrations
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 CHECK_TIMEOUT_S = 1.0
@@ -34,6 +37,17 @@ async def kafka_ready(broker: KafkaBroker, connect_problem: str | None) -> bool:
 
 class DependencyDown(Exception):
     """A readiness check's own words for why a dependency is down."""
+
+
+async def schema_ready(pool: asyncpg.Pool | None, owner: str, namespace: str, migrations: Path) -> bool:
+    """The database has every migration `owner` (the service that owns it) applies: a process that only uses
+    the schema is not ready before its owner has made it."""
+    if pool is None:
+        return False
+    pending = await pending_migrations(pool, namespace, migrations, CHECK_TIMEOUT_S)
+    if pending:
+        raise DependencyDown(f"waiting for {owner} to migrate the database: {', '.join(pending)} not applied yet")
+    return True
 
 
 async def _run_check(check: ReadinessCheck) -> str | None:

@@ -1,6 +1,6 @@
 """A service's resources (Postgres pools, Redis, Kafka broker, outbox relay) and the lifespan that opens them."""
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +47,10 @@ class PoolSpec:
         return create_pool(self.dsn, min_size=self.min_size, max_size=self.max_size)
 
 
+# For a service on a database another one migrates: is the schema there yet (health.schema_ready)?
+SchemaCheck = Callable[[asyncpg.Pool | None], Awaitable[bool]]
+
+
 class Component(Protocol):
     """Something a service runs beside its HTTP server (a relay, a client pool): started after the
     broker is up, stopped before it goes down."""
@@ -62,23 +66,33 @@ class ServiceRuntime:
 
     The first of `pools` is the service's main one: /readyz checks it, the outbox relay reads it, and
     migrations run through it unless `migrate_as` names a role of their own (an owner role the pools'
-    roles are kept apart from), used for them alone and closed before the service serves.
+    roles are kept apart from), used for them alone and closed before the service serves. Without
+    `migrations` none run, the shared ones included: the service uses a database another one owns and
+    migrates (the console on link-issuer's), and `schema_check` tells /readyz whether it is there yet.
+
+    Without a `broker` the service neither consumes nor publishes: /readyz does not ask for Kafka, and
+    what it writes to an outbox is published by the relay of the service that owns the database.
     """
 
     name: str
     settings: Settings
-    broker: KafkaBroker
+    broker: KafkaBroker | None
     pools: list[PoolSpec] = field(default_factory=list)
     migrations: Path | None = None
     migrate_as: str | None = None
     redis: Redis | None = None
     relay_outbox: bool = False
     components: list[Component] = field(default_factory=list)
+    schema_check: SchemaCheck | None = None
     open_pools: dict[str, asyncpg.Pool] = field(default_factory=dict, init=False)
     relay: OutboxRelay | None = field(default=None, init=False)
     # Why the broker has not connected yet (None once it has): /readyz shows it, e.g. a SASL failure.
     kafka_problem: str | None = field(default="not connected yet", init=False)
     _kafka_connect: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.relay_outbox and self.broker is None:
+            raise ValueError(f"{self.name}: an outbox relay publishes to Kafka; it needs a broker")
 
     @property
     def main_pool(self) -> asyncpg.Pool | None:
@@ -93,9 +107,13 @@ class ServiceRuntime:
         return pool
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
-        checks: dict[str, ReadinessCheck] = {"kafka": lambda: kafka_ready(self.broker, self.kafka_problem)}
+        checks: dict[str, ReadinessCheck] = {}
+        if (broker := self.broker) is not None:
+            checks["kafka"] = lambda: kafka_ready(broker, self.kafka_problem)
         if self.pools:
             checks["postgres"] = lambda: postgres_ready(self.main_pool)
+        if (schema_check := self.schema_check) is not None:
+            checks["schema"] = lambda: schema_check(self.main_pool)
         if self.redis is not None:
             redis = self.redis
             checks["redis"] = lambda: redis_ready(redis)
@@ -113,39 +131,41 @@ class ServiceRuntime:
 
     async def _open_postgres(self) -> None:
         namespace = self.name.replace("-", "_")
-        if self.migrate_as is not None:
+        migrations = self.migrations
+        if migrations is not None and self.migrate_as is not None:
             owner_dsn = self.migrate_as
             owner = await connect_with_retry("postgres", lambda: create_pool(owner_dsn, min_size=1, max_size=1))
             try:
-                await apply_migrations(owner, namespace, self.migrations)
+                await apply_migrations(owner, namespace, migrations)
             finally:
                 await owner.close()
         for spec in self.pools:
             self.open_pools[spec.name] = await connect_with_retry("postgres", spec.create)
-        if self.migrate_as is None and self.pools:
-            await apply_migrations(self.require_pool(), namespace, self.migrations)
+        if migrations is not None and self.migrate_as is None and self.pools:
+            await apply_migrations(self.require_pool(), namespace, migrations)
 
     async def _open(self) -> None:
         await self._open_postgres()  # before Kafka, so no message arrives without its tables
         if self.redis is not None:
             redis = self.redis
             await connect_with_retry("redis", redis.ping)
-        # Kafka connects in the background: the service answers /readyz (with the reason) meanwhile,
-        # and what it publishes waits in its outbox.
-        self._kafka_connect = asyncio.create_task(self._connect_kafka(), name="kafka-connect")
-        if self.relay_outbox and self.main_pool is not None:
-            self.relay = OutboxRelay(
-                self.main_pool, self.broker, poll_interval_s=self.settings.outbox_poll_interval_ms / 1000
-            )
-            self.relay.start()
+        if self.broker is not None:
+            # Kafka connects in the background: the service answers /readyz (with the reason) meanwhile,
+            # and what it publishes waits in its outbox.
+            self._kafka_connect = asyncio.create_task(self._connect_kafka(self.broker), name="kafka-connect")
+            if self.relay_outbox and self.main_pool is not None:
+                self.relay = OutboxRelay(
+                    self.main_pool, self.broker, poll_interval_s=self.settings.outbox_poll_interval_ms / 1000
+                )
+                self.relay.start()
         for component in self.components:
             component.start()
 
-    async def _connect_kafka(self) -> None:
+    async def _connect_kafka(self, broker: KafkaBroker) -> None:
         delay = 0.1
         while True:
             try:
-                await self.broker.start()
+                await broker.start()
                 self.kafka_problem = None
                 log.info("kafka.connected", service=self.name)
                 return
@@ -164,10 +184,11 @@ class ServiceRuntime:
             await component.stop()
         if self.relay is not None:
             await self.relay.stop()
-        try:
-            await asyncio.wait_for(self.broker.stop(), BROKER_STOP_TIMEOUT_S)
-        except TimeoutError:
-            log.error("kafka.stop_timed_out", service=self.name, timeout_s=BROKER_STOP_TIMEOUT_S)
+        if self.broker is not None:
+            try:
+                await asyncio.wait_for(self.broker.stop(), BROKER_STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.error("kafka.stop_timed_out", service=self.name, timeout_s=BROKER_STOP_TIMEOUT_S)
         if self.redis is not None:
             await self.redis.aclose()
         for pool in reversed(list(self.open_pools.values())):

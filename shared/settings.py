@@ -23,6 +23,8 @@ SERVICE_SECRETS: dict[str, tuple[SecretName, ...]] = {
     "portal-session": ("internal_token", "link_signing_key"),
     "connection-config": ("internal_token", "encryption_keys"),
     "audit": ("internal_token",),
+    # link-issuer's console issues links and API keys on link-issuer's database: the same secrets.
+    "console": ("internal_token", "link_signing_key"),
 }
 
 
@@ -41,6 +43,7 @@ class Settings(BaseSettings):
     portal_session_port: int = 8102
     connection_config_port: int = 8103
     audit_port: int = 8104
+    console_port: int = 8105
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # PLAINTEXT locally; SASL_SSL with SCRAM where a cluster requires it (see shared/broker.py).
@@ -73,7 +76,7 @@ class Settings(BaseSettings):
     connection_config_internal_url: str = "http://127.0.0.1:8103"
     # Where portal-session asks link-issuer (the truth about links) before a link opens a session.
     link_issuer_internal_url: str = "http://127.0.0.1:8101"
-    # Where link-issuer's operator console reads the audit log (the audit service's own port, not the proxy).
+    # Where the operator console reads the audit log (the audit service's own port, not the proxy).
     audit_internal_url: str = "http://127.0.0.1:8104"
     outbound_allow_hosts: str = ""
     outbox_poll_interval_ms: int = 500
@@ -98,9 +101,9 @@ class Settings(BaseSettings):
     portal_logo_url: str = ""
     portal_accent_color: str = "#3b5bdb"
 
-    # operator console (served by link-issuer): session lifetimes, and sign-in lockout. An account is
-    # locked after console_lockout_failures wrong passwords, a client address after
-    # console_lockout_address_failures, each for console_lockout_seconds after the last one counted.
+    # operator console (`python -m link_issuer.console`, a process of its own): session lifetimes, and
+    # sign-in lockout. An account is locked after console_lockout_failures wrong passwords, a client
+    # address after console_lockout_address_failures, each for console_lockout_seconds after the last one counted.
     console_session_idle_seconds: int = 30 * 60
     console_session_max_seconds: int = 12 * 3600
     console_lockout_failures: int = 20

@@ -43,10 +43,11 @@ def checkpointer_from(settings: Settings) -> Checkpointer | None:
 def create_app(settings: Settings) -> FastAPI:
     checkpointer = checkpointer_from(settings)
     writer_url = writer_database_url(settings)
+    broker = make_broker(settings, SERVICE)
     runtime = ServiceRuntime(
         name=SERVICE,
         settings=settings,
-        broker=make_broker(settings, SERVICE),
+        broker=broker,
         pools=[
             PoolSpec(WRITER_POOL, writer_url, max_size=2),
             PoolSpec(READ_POOL, writer_url, max_size=READ_POOL_SIZE),
@@ -54,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         migrations=MIGRATIONS,
         migrate_as=settings.audit_database_url.get_secret_value(),
     )
-    register_handlers(runtime.broker, partial(runtime.require_pool, WRITER_POOL), checkpointer=checkpointer)
+    register_handlers(broker, partial(runtime.require_pool, WRITER_POOL), checkpointer=checkpointer)
     app = runtime.http_app()
     trusted_key = public_key_hex(checkpointer.key) if checkpointer else None
     app.include_router(build_router(partial(runtime.require_pool, READ_POOL), trusted_key))

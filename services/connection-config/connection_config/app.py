@@ -18,15 +18,16 @@ SERVICE = "connection-config"
 
 def create_app(settings: Settings) -> FastAPI:
     keys = settings.secret("encryption_keys")
+    broker = make_broker(settings, SERVICE)
     runtime = ServiceRuntime(
         name=SERVICE,
         settings=settings,
-        broker=make_broker(settings, SERVICE),
+        broker=broker,
         pools=[PoolSpec("main", settings.connection_config_database_url.get_secret_value())],
         migrations=Path(__file__).parent / "migrations",
         relay_outbox=True,
     )
-    register_handlers(runtime.broker, runtime)
+    register_handlers(broker, runtime)
     app = runtime.http_app()
     app.state.connections = ConnectionService(
         pool=runtime.require_pool,

@@ -18,6 +18,7 @@ SERVICES = {
     "portal_session": ("PORTICO_INTERNAL_TOKEN", "PORTICO_LINK_SIGNING_KEY"),
     "connection_config": ("PORTICO_INTERNAL_TOKEN", "PORTICO_ENCRYPTION_KEYS"),
     "audit": ("PORTICO_INTERNAL_TOKEN",),
+    "link_issuer.console": ("PORTICO_INTERNAL_TOKEN", "PORTICO_LINK_SIGNING_KEY"),
 }
 
 

@@ -36,7 +36,7 @@ down:
 	@bash deploy/local/down.sh
 
 run: up
-	@trap 'bash deploy/local/down.sh' EXIT; trap 'exit 0' INT TERM; tail -n 0 -F .run/logs/link-issuer.log .run/logs/portal-session.log .run/logs/connection-config.log .run/logs/audit.log
+	@trap 'bash deploy/local/down.sh' EXIT; trap 'exit 0' INT TERM; tail -n 0 -F .run/logs/link-issuer.log .run/logs/portal-session.log .run/logs/connection-config.log .run/logs/audit.log .run/logs/console.log
 
 logs:
 	@tail -n 50 -F .run/logs/*.log

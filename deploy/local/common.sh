@@ -10,7 +10,8 @@ mkdir -p "$PORTICO_RUN_DIR/pids" "$PORTICO_RUN_DIR/logs" "$PORTICO_CACHE_DIR"
 
 # Per-machine secrets for local runs, made once and kept in .run (mode 600): the token the proxy and
 # the services use to vouch for forwarded requests, the key that signs portal links, and the key that
-# encrypts SSO secrets at rest, and the password of the local Kafka's SCRAM user.
+# encrypts SSO secrets at rest, the password of the local Kafka's SCRAM user, and the password of the
+# test suite's Keycloak admin (deploy/local/keycloak.sh).
 # A value already in the environment wins.
 SECRETS_FILE="$PORTICO_RUN_DIR/secrets.env"
 random_hex() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
@@ -19,6 +20,7 @@ grep -q '^PORTICO_INTERNAL_TOKEN=' "$SECRETS_FILE" || echo "PORTICO_INTERNAL_TOK
 grep -q '^PORTICO_LINK_SIGNING_KEY=' "$SECRETS_FILE" || echo "PORTICO_LINK_SIGNING_KEY=$(random_hex)" >>"$SECRETS_FILE"
 grep -q '^PORTICO_ENCRYPTION_KEYS=' "$SECRETS_FILE" || echo "PORTICO_ENCRYPTION_KEYS=local1:$(random_hex)" >>"$SECRETS_FILE"
 grep -q '^PORTICO_KAFKA_SCRAM_LOCAL_PASSWORD=' "$SECRETS_FILE" || echo "PORTICO_KAFKA_SCRAM_LOCAL_PASSWORD=$(random_hex)" >>"$SECRETS_FILE"
+grep -q '^PORTICO_KEYCLOAK_ADMIN_PASSWORD=' "$SECRETS_FILE" || echo "PORTICO_KEYCLOAK_ADMIN_PASSWORD=$(random_hex)" >>"$SECRETS_FILE"
 while IFS='=' read -r key value; do
   [ -n "${!key:-}" ] || export "$key=$value"
 done <"$SECRETS_FILE"
@@ -96,15 +98,27 @@ stop_by_pid() {
   rm -f "$f"
 }
 
-# The four services, and how many instances of each `make up REPLICAS=N` runs (default 1).
-SERVICES=(link-issuer portal-session connection-config audit)
+# The five service processes (the console is link-issuer's package run as a process of its own), and
+# how many instances of each `make up REPLICAS=N` runs (default 1).
+SERVICES=(link-issuer portal-session connection-config audit console)
 PORTICO_REPLICAS="${PORTICO_REPLICAS:-1}"
+
+# service_module SERVICE: what `python -m` runs: link_issuer for link-issuer, link_issuer.console for console.
+service_module() {
+  case $1 in console) echo link_issuer.console ;; *) echo "${1//-/_}" ;; esac
+}
+
+# port_variable SERVICE: the setting that holds its port, PORTICO_LINK_ISSUER_PORT … PORTICO_CONSOLE_PORT.
+port_variable() { echo "PORTICO_$(echo "${1//-/_}" | tr '[:lower:]' '[:upper:]')_PORT"; }
 
 # service_port SERVICE: the first instance's port, from the service's PORTICO_*_PORT setting.
 service_port() {
   local var default
-  var="PORTICO_$(echo "${1//-/_}" | tr '[:lower:]' '[:upper:]')_PORT"
-  case $1 in link-issuer) default=8101 ;; portal-session) default=8102 ;; connection-config) default=8103 ;; audit) default=8104 ;; esac
+  var=$(port_variable "$1")
+  case $1 in
+    link-issuer) default=8101 ;; portal-session) default=8102 ;; connection-config) default=8103 ;; audit) default=8104 ;;
+    console) default=8105 ;;
+  esac
   echo "${!var:-$default}"
 }
 

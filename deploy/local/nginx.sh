@@ -33,7 +33,7 @@ tls_enabled() {
 
 # render_template NAME: deploy/nginx/NAME.template -> $PREFIX/conf.d/NAME, only Portico's variables substituted.
 render_template() {
-  envsubst '${LINK_ISSUER_UPSTREAM} ${PORTAL_SESSION_UPSTREAM} ${CONNECTION_CONFIG_UPSTREAM} ${AUDIT_UPSTREAM}
+  envsubst '${LINK_ISSUER_UPSTREAM} ${PORTAL_SESSION_UPSTREAM} ${CONNECTION_CONFIG_UPSTREAM} ${AUDIT_UPSTREAM} ${CONSOLE_UPSTREAM}
     ${PORTICO_INTERNAL_TOKEN} ${PORTICO_PROXY_PORT} ${PORTICO_PROXY_HTTP_SCHEME} ${PORTICO_PROXY_ACCESS_LOG}
     ${PORTICO_PROXY_ERROR_LOG} ${PORTICO_PROXY_TLS_PORT} ${PORTICO_TLS_CERT_FILE} ${PORTICO_TLS_KEY_FILE}' \
     <"$TEMPLATES/$1.template" >"$PREFIX/conf.d/$1"
@@ -42,11 +42,12 @@ render_template() {
 render() {
   mkdir -p "$PREFIX/temp" "$PREFIX/conf.d"
   (umask 077  # portico.conf holds the internal token
-    export LINK_ISSUER_UPSTREAM PORTAL_SESSION_UPSTREAM CONNECTION_CONFIG_UPSTREAM AUDIT_UPSTREAM
+    export LINK_ISSUER_UPSTREAM PORTAL_SESSION_UPSTREAM CONNECTION_CONFIG_UPSTREAM AUDIT_UPSTREAM CONSOLE_UPSTREAM
     LINK_ISSUER_UPSTREAM=$(upstream_servers link-issuer)
     PORTAL_SESSION_UPSTREAM=$(upstream_servers portal-session)
     CONNECTION_CONFIG_UPSTREAM=$(upstream_servers connection-config)
     AUDIT_UPSTREAM=$(upstream_servers audit)
+    CONSOLE_UPSTREAM=$(upstream_servers console)
     export PORTICO_PROXY_PORT="127.0.0.1:$PORT" PORTICO_PROXY_TLS_PORT="127.0.0.1:$TLS_PORT" PORTICO_PROXY_HTTP_SCHEME=http
     export PORTICO_PROXY_ACCESS_LOG="$PORTICO_RUN_DIR/logs/nginx-access.log"
     export PORTICO_PROXY_ERROR_LOG="$PORTICO_RUN_DIR/logs/nginx-error.log"

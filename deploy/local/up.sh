@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make up`: start Kafka, Postgres, Redis, the four services and the proxy in the background, then
+# `make up`: start Kafka, Postgres, Redis, the five service processes and the proxy in the background, then
 # return once every /readyz answers 200 (or fail naming what is not ready). Safe to run twice.
 source "$(dirname "$0")/common.sh"
 here="$(dirname "$0")"

@@ -16,6 +16,8 @@ from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "deploy" / "local"
+# The services the kill scenarios kill: the driver's operations go through them. The console, a fifth process,
+# is only waited for (runner.service_ports): nothing the driver does reaches it, so killing it would measure nothing.
 SERVICES = ("link-issuer", "portal-session", "connection-config", "audit")
 # Consumer groups and the service that owns each (stopped while its offsets are rewound).
 CONSUMER_GROUPS = {"audit": "portico-audit", "portal-session": "portico-portal-session",

@@ -60,7 +60,8 @@ class Result:
 
 def service_ports(settings: Settings) -> dict[str, int]:
     return {"link-issuer": settings.link_issuer_port, "portal-session": settings.portal_session_port,
-            "connection-config": settings.connection_config_port, "audit": settings.audit_port}
+            "connection-config": settings.connection_config_port, "audit": settings.audit_port,
+            "console": settings.console_port}
 
 
 async def wait_ready(settings: Settings, timeout_s: float = READY_TIMEOUT_S) -> float:

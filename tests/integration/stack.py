@@ -16,7 +16,8 @@ import structlog
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "deploy" / "local"
-SERVICES = ("link-issuer", "portal-session", "connection-config", "audit")
+# Every service process deploy/local runs (the console is link-issuer's package in a process of its own).
+SERVICES = ("link-issuer", "portal-session", "connection-config", "audit", "console")
 log = structlog.get_logger("tests.stack")
 
 

@@ -18,6 +18,7 @@ PORTS = {
     "PORTICO_PORTAL_SESSION_PORT": 18102,
     "PORTICO_CONNECTION_CONFIG_PORT": 18103,
     "PORTICO_AUDIT_PORT": 18104,
+    "PORTICO_CONSOLE_PORT": 18105,
     "PORTICO_KAFKA_PORT": 19092,
     "PORTICO_KAFKA_CONTROLLER_PORT": 19093,
     "PORTICO_KAFKA_SCRAM_PORT": 19094,
@@ -89,6 +90,8 @@ def test_make_up_in_a_fresh_copy_in_a_private_home_serves_the_api_and_make_clean
         # nginx's workers (nobody) cannot enter this home: a large body must not need a temp file there.
         large = httpx.post(f"{env['PORTICO_PUBLIC_URL']}/api/v1/organizations", content=b"x" * 1_500_000, timeout=10)
         assert large.status_code == 401 and large.json()["error"]["code"] == "unauthorized"
+        console = httpx.get(f"{env['PORTICO_PUBLIC_URL']}/console/api/session", timeout=10)  # the console's own process
+        assert console.status_code == 401 and console.json()["error"]["code"] == "not_signed_in"
         print(f"fresh copy: make up answered after {seconds:.1f} s")  # shown with -s
         if os.geteuid() == 0:  # postgres could not have entered the private home: the cluster lives outside it
             assert (clone / ".run" / "postgres").is_symlink()

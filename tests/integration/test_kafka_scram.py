@@ -39,7 +39,8 @@ def restart_services(env: dict[str, str] | None) -> None:
 
 async def all_ready(settings: Settings) -> bool:
     return await services_ready(
-        [settings.link_issuer_port, settings.portal_session_port, settings.connection_config_port, settings.audit_port]
+        [settings.link_issuer_port, settings.portal_session_port, settings.connection_config_port, settings.audit_port,
+         settings.console_port]
     )
 
 

@@ -146,5 +146,5 @@ async def test_no_secret_of_links_sessions_keys_passwords_or_client_secrets_reac
 
     assert await eventually(logged_everywhere, bool, timeout_s=10)
     files = log_files(RUN_LOGS, second.logs)
-    assert {"nginx-access.log", "nginx-error.log", "portal-session.log", "link-issuer.log"} <= {f.name for f in files}
+    assert {"nginx-access.log", "nginx-error.log", "portal-session.log", "link-issuer.log", "console.log"} <= {f.name for f in files}
     assert hits(found, files) == []

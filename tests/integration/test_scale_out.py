@@ -1,5 +1,6 @@
 """Two instances of every service behind the proxy; one of each is killed with SIGKILL mid-load.
-Redemptions keep succeeding, no link redeems twice, and the audit log misses and doubles nothing."""
+Redemptions keep succeeding, no link redeems twice, the audit log misses and doubles nothing, and a
+signed-in operator keeps using the console (its sessions are in Redis, not in either instance)."""
 import asyncio
 import os
 import signal
@@ -12,12 +13,13 @@ import pytest
 
 from shared.settings import Settings
 from tests.factories import create_organization
+from tests.integration.console import signed_in
 from tests.integration.polling import eventually
 from tests.integration.stack import ROOT, SERVICES, is_ours, run_script, services_ready
 
 TWO = {"PORTICO_REPLICAS": "2"}
-FIRST_PORTS = {"link-issuer": 8101, "portal-session": 8102, "connection-config": 8103, "audit": 8104}
-SECOND_PORTS = {"link-issuer": 8111, "portal-session": 8112, "connection-config": 8113, "audit": 8114}
+FIRST_PORTS = {"link-issuer": 8101, "portal-session": 8102, "connection-config": 8103, "audit": 8104, "console": 8105}
+SECOND_PORTS = {"link-issuer": 8111, "portal-session": 8112, "connection-config": 8113, "audit": 8114, "console": 8115}
 
 
 
@@ -52,8 +54,10 @@ async def test_every_service_survives_losing_one_of_two_instances_mid_load(
     two_of_everything: None, api: httpx.AsyncClient, proxy_url: str, audit_db: asyncpg.Pool, settings: Settings
 ):
     org_id = await create_organization(api, "Twice Ltd.")
+    operator = await signed_in(settings, "support")
     redeemed: dict[str, list[int]] = {}
     unanswered = 0
+    console_reads: list[int | None] = []
 
     async def attempt(call):  # client retries allowed: a request cut by the kill is sent again
         for _ in range(5):
@@ -80,15 +84,23 @@ async def test_every_service_survives_losing_one_of_two_instances_mid_load(
                 opened = await attempt(lambda path=path: browser.get(path, headers={"Accept": "application/json"}))
                 redeemed[link["id"]] = [opened.status_code] if opened is not None else []
 
+    async def operate(until: float) -> None:
+        while time.monotonic() < until:
+            shown = await attempt(lambda: operator.client.get(f"/console/api/organizations/{org_id}"))
+            console_reads.append(shown.status_code if shown is not None else None)
+            await asyncio.sleep(0.05)
+
     start = time.monotonic()
-    load = asyncio.gather(*(browse(start + 12) for _ in range(4)))
+    load = asyncio.gather(*(browse(start + 12) for _ in range(4)), operate(start + 12))
     await asyncio.sleep(4)
     kill_second_instances()
     await load
+    await operator.client.aclose()
 
     successes = sum(statuses == [303] for statuses in redeemed.values())
     assert len(redeemed) > 50
     assert unanswered == 0
+    assert len(console_reads) > 20 and set(console_reads) == {200}, console_reads
     # A redemption cut by the kill may have been applied before its answer was lost: its retry then
     # finds the link used. Never more than one per killed instance, and never two sessions.
     assert successes >= len(redeemed) - len(SECOND_PORTS), redeemed

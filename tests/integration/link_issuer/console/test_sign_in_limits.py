@@ -1,5 +1,5 @@
 """Console sign-in under concurrent load, through the proxy: the lockout limit holds for parallel guesses,
-argon2 work stays within link-issuer's memory limit, and what someone typed as their email reaches the
+argon2 work stays within the console's memory limit, and what someone typed as their email reaches the
 audit log only when it is an email address.
 """
 import asyncio
@@ -114,7 +114,7 @@ async def test_parallel_guesses_from_one_address_stop_at_the_address_limit(
     assert refused_before_last_check(arrived) >= len(guesses) - left
 
 
-def link_issuer_rss_kib(pid: int) -> int:
+def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
@@ -123,25 +123,25 @@ def link_issuer_rss_kib(pid: int) -> int:
 
 def chart_memory_limit_kib() -> int:
     values = yaml.safe_load((ROOT / "deploy/helm/portico/values.yaml").read_text())
-    limit = values["linkIssuer"]["resources"]["limits"]["memory"]
+    limit = values["console"]["resources"]["limits"]["memory"]
     assert limit.endswith("Mi"), limit
     return int(limit[:-2]) * 1024
 
 
 async def test_fifty_concurrent_sign_ins_stay_within_the_charts_memory_limit_and_answer_json(settings: Settings):
-    pid_file = ROOT / ".run/pids/link-issuer.pid"
+    pid_file = ROOT / ".run/pids/console.pid"  # the process that runs argon2: the console, not link-issuer
     if not pid_file.exists():
-        pytest.skip("link-issuer does not run as a local process here; its RSS cannot be sampled")
+        pytest.skip("the console does not run as a local process here; its RSS cannot be sampled")
     pid = int(pid_file.read_text())
     budget = chart_memory_limit_kib()
-    peak = link_issuer_rss_kib(pid)
+    peak = rss_kib(pid)
     sampling = True
 
     async def sample() -> None:
         nonlocal peak
         deadline = time.monotonic() + 120
         while sampling and time.monotonic() < deadline:
-            peak = max(peak, link_issuer_rss_kib(pid))
+            peak = max(peak, rss_kib(pid))
             await asyncio.sleep(0.005)
 
     sampler = asyncio.create_task(sample())
@@ -154,7 +154,7 @@ async def test_fifty_concurrent_sign_ins_stay_within_the_charts_memory_limit_and
     finally:
         sampling = False
         await sampler
-    print(f"link-issuer peak RSS under 50 concurrent sign-ins: {peak / 1024:.0f} MiB (chart limit {budget // 1024} MiB)")
+    print(f"console peak RSS under 50 concurrent sign-ins: {peak / 1024:.0f} MiB (chart limit {budget // 1024} MiB)")
 
     assert peak < budget, f"peak RSS {peak / 1024:.0f} MiB over the chart's {budget // 1024} MiB"
     assert {a.status_code for a in answers} <= {401, 429, 503}, [a.status_code for a in answers]

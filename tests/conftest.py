@@ -1,5 +1,6 @@
 """Fixtures for every test folder: the real stack (integration and e2e), database pools, Redis and Kafka
-clients, all on loopback. Unit tests request none of them, so they never start a server."""
+clients, the sign-in tests' Keycloak, all on loopback. Unit tests request none of them, so they never
+start a server."""
 import os
 from collections.abc import AsyncIterator, Iterator
 
@@ -14,6 +15,7 @@ from shared.db import create_pool
 from shared.redis_client import create_redis
 from shared.settings import Settings
 from tests.factories import create_api_key
+from tests.integration.keycloak.admin import KeycloakRealm, running_keycloak
 from tests.integration.stack import ROOT, Stack, bring_up, tear_down
 
 STACK_MODE = pytest.StashKey[str]()
@@ -106,3 +108,12 @@ async def kafka(stack: Stack, settings: Settings) -> AsyncIterator[KafkaBroker]:
     await broker.start()
     yield broker
     await broker.stop()
+
+
+@pytest.fixture(scope="session")
+async def keycloak() -> AsyncIterator[KeycloakRealm]:
+    """A realm of its own in a real Keycloak on loopback (deploy/local/keycloak.sh), the sign-in tests'
+    identity provider. Keycloak is started if it is not running, and then stopped at the end; without
+    Java 21+ the tests that ask for it fail saying so."""
+    async with running_keycloak() as realm:
+        yield realm

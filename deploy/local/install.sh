@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # What `make up` / `make run` (and, with --tests, `make test` and CI) need on this machine, installed once:
 # Debian packages (as root: one `apt-get update`, then `apt-get install` of what is missing; otherwise the
-# exact command to run, and exit 1) and the Kafka jars (Maven, into $PORTICO_CACHE_DIR). The virtualenv
+# exact command to run, and exit 1) and the Kafka jars (Maven, into $PORTICO_CACHE_DIR; with --tests also
+# Keycloak and a Java 21+ for it where Debian has one). The virtualenv
 # is the Makefile's part. The one list of packages lives here.
 #
 #   bash deploy/local/install.sh           # to run Portico
-#   bash deploy/local/install.sh --tests   # and to run its tests (Chromium, NSS tools, helm)
+#   bash deploy/local/install.sh --tests   # and to run its tests (Chromium, NSS tools, helm, Keycloak)
 source "$(dirname "$0")/common.sh"
 
 # command-or-path → Debian package
@@ -24,6 +25,7 @@ RUN_PACKAGES=(
 TEST_PACKAGES=(
   "/usr/bin/chromium:chromium"            # the portal's and console's browser tests (tests/e2e)
   "certutil:libnss3-tools"                # the https suite's Chromium trusts its test CA
+  "unzip:unzip"                           # unpacks Keycloak (deploy/local/keycloak.sh)
 )
 
 have() {
@@ -41,6 +43,13 @@ missing_packages() {
 wanted=("${RUN_PACKAGES[@]}")
 [ "${1:-}" = --tests ] && wanted+=("${TEST_PACKAGES[@]}")
 mapfile -t missing < <(missing_packages "${wanted[@]}")
+# Keycloak, the sign-in tests' identity provider, needs Java 21+. Debian packages it from trixie on
+# (bookworm stops at 17): ask for it where the package lists have it; elsewhere keycloak.sh says what to do.
+if [ "${1:-}" = --tests ] && ! bash "$(dirname "$0")/keycloak.sh" java-home >/dev/null 2>&1; then
+  for jdk in openjdk-21-jre-headless openjdk-25-jre-headless; do
+    apt-cache policy "$jdk" 2>/dev/null | grep -q 'Candidate: [0-9]' && { missing+=("$jdk"); break; }
+  done
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     log "missing Debian packages: ${missing[*]}"
@@ -56,6 +65,8 @@ fi
 bash "$(dirname "$0")/kafka.sh" fetch
 
 if [ "${1:-}" = --tests ]; then
+  bash "$(dirname "$0")/keycloak.sh" fetch
+  bash "$(dirname "$0")/keycloak.sh" java-home >/dev/null || log "the sign-in tests need Keycloak and fail until then"
   # helm renders the chart for tests/unit/deploy/test_helm_chart.py and the https suite; built from source with Go.
   bash "$PORTICO_ROOT/deploy/helm/tools.sh" install >"$PORTICO_RUN_DIR/logs/helm-install.log" 2>&1 \
     || log "helm could not be built (see $PORTICO_RUN_DIR/logs/helm-install.log); the tests that need it will say so"

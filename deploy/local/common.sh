@@ -79,6 +79,15 @@ pid_alive() {
 }
 
 # stop_by_pid NAME [SECONDS]: TERM the process we recorded, KILL it after SECONDS, forget it.
+# owned_pid NAME PATTERN: print NAME's recorded pid when it is alive AND its command line matches the
+# extended regex PATTERN, i.e. it really is ours (guards against a recycled pid).
+owned_pid() {
+  pid_alive "$1" || return 1
+  local pid; pid=$(cat "$(pid_file "$1")")
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE "$2" || return 1
+  echo "$pid"
+}
+
 stop_by_pid() {
   local name=$1 seconds=${2:-20} f pid waited=0
   f=$(pid_file "$name")

@@ -41,13 +41,8 @@ KAFKA_PROPS="$KAFKA_STATE_DIR/server.properties"
 KAFKA_LOG="$PORTICO_RUN_DIR/logs/kafka.log"
 KAFKA_PID_FILE="$(pid_file kafka)"
 
-# our_pid: print the recorded pid when it is alive AND really is our Kafka (guards against pid reuse).
-our_pid() {
-  pid_alive kafka || return 1
-  local pid; pid=$(cat "$KAFKA_PID_FILE")
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
-  echo "$pid"
-}
+# our_pid: the recorded pid when it is alive and really is our Kafka.
+our_pid() { owned_pid kafka 'kafka\.Kafka'; }
 
 # kafka_answers: true when 127.0.0.1:$KAFKA_PORT answers a Kafka ApiVersions v0 request without error.
 # The broker only enables request processing after it is registered and unfenced, so this means "ready",

@@ -35,13 +35,8 @@ KEYCLOAK_MARKER="$KEYCLOAK_HOME/.download-complete"
 KEYCLOAK_LOG="$PORTICO_RUN_DIR/logs/keycloak.log"
 KEYCLOAK_PID_FILE="$(pid_file keycloak)"
 
-# our_pid: print the recorded pid when it is alive AND really is our kc.sh (guards against pid reuse).
-our_pid() {
-  pid_alive keycloak || return 1
-  local pid; pid=$(cat "$KEYCLOAK_PID_FILE")
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE "$KEYCLOAK_HOME/bin/kc.sh|QuarkusEntryPoint" || return 1
-  echo "$pid"
-}
+# our_pid: the recorded pid when it is alive and really is our kc.sh.
+our_pid() { owned_pid keycloak "$KEYCLOAK_HOME/bin/kc.sh|QuarkusEntryPoint"; }
 
 # java_major DIR: the major version of the Java installed in DIR, from its release file (no JVM start).
 java_major() {

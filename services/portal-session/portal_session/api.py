@@ -15,7 +15,7 @@ from portal_session.domain import CSRF_HEADER, GONE_LINKS, SESSION_COOKIE, Cooki
 from portal_session.embedding import PROBE_COOKIE, PROBE_PARAM, redeem_step
 from portal_session.pages import PortalPages
 from portal_session.sessions import Gone, PortalSessions, Redeemed, Throttled
-from portal_session.store import LiveSession, PortalStore, organization_profile
+from portal_session.store import LiveSession, PortalStore
 from portal_session.upstream import ConnectionConfigClient, client_address
 from shared.errors import Forbidden, NotFound, error_body
 from shared.link_tokens import LinkClaims
@@ -106,7 +106,7 @@ async def redeem_link(token: str, request: Request, portal: Services) -> Respons
 
 @router.get("/api/session")
 async def get_session(session: Session, portal: Services) -> dict[str, object]:
-    display_name, _ = await organization_profile(portal.store.redis, session.organization_id)
+    display_name, _ = await portal.store.organization_profile(session.organization_id)
     return_url, success_url = await portal.store.link_urls(session.link_id)
     return {
         "session": {

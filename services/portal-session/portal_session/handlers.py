@@ -33,9 +33,7 @@ def register_handlers(broker: KafkaBroker, portal: store.PortalStore, sessions: 
             revoked = await sessions.revoke(data, event.id)
             log.info("link.revoked_applied", link_id=data.link_id, sessions_ended=revoked.sessions_ended)
         elif isinstance(data, OrganizationCreated):
-            await store.remember_organization(
-                portal.redis, data.organization_id, data.display_name, data.allowed_frame_ancestors
-            )
+            await portal.remember_organization(data.organization_id, data.display_name, data.allowed_frame_ancestors)
 
 
 def _lag_ms(event: CloudEvent) -> float:

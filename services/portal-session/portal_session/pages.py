@@ -15,7 +15,7 @@ from portal_session.branding import Brand
 from portal_session.domain import GONE_LINKS, GoneLink, cookie_policy
 from portal_session.embedding import PROBE_COOKIE, PROBE_PARAM, RedeemStep
 from portal_session.guides import Guide, load_guides
-from portal_session.store import LiveSession, PortalStore, link_key, organization_profile
+from portal_session.store import LiveSession, PortalStore
 from shared.errors import DomainError, NotFound
 from shared.ids import is_id
 from shared.link_tokens import LinkClaims
@@ -74,7 +74,7 @@ class PortalPages:
     async def profile(self, organization_id: str) -> tuple[str | None, list[str]]:
         deadline = time.monotonic() + PROFILE_ARRIVAL_WAIT_S
         while True:
-            name, ancestors = await organization_profile(self.portal.redis, organization_id)
+            name, ancestors = await self.portal.organization_profile(organization_id)
             if name is not None or time.monotonic() > deadline:
                 return name, ancestors
             await asyncio.sleep(0.1)
@@ -127,9 +127,9 @@ class PortalPages:
     async def dead_link_reason(self, claims: LinkClaims) -> str | None:
         """Why a link can no longer open a session, as far as its state shows without spending it (the
         redemption script stays the judge): so a frame never offers a dead link in a new tab."""
-        state = await self.portal.redis.hget(link_key(claims.link_id), "state")
-        if state in (b"used", b"revoked"):
-            return state.decode()
+        state = await self.portal.link_state(claims.link_id)
+        if state in ("used", "revoked"):
+            return state
         if claims.expire_time.timestamp() <= time.time():
             return "expired"
         return None

@@ -161,6 +161,22 @@ class PortalStore:
         self._apply_revoked = redis.register_script(_APPLY_REVOKED)
         self._remember_refused = redis.register_script(_REMEMBER_REFUSED)
 
+    async def remember_organization(self, organization_id: str, display_name: str, frame_ancestors: list[str]) -> None:
+        await self.redis.hset(
+            organization_key(organization_id),
+            mapping={"display_name": display_name, "frame_ancestors": " ".join(frame_ancestors)},
+        )
+
+    async def organization_profile(self, organization_id: str) -> tuple[str | None, list[str]]:
+        """(display name, allowed frame ancestors) as last learnt from organization events."""
+        name, ancestors = await self.redis.hmget(organization_key(organization_id), "display_name", "frame_ancestors")
+        return (text(name) if name else None), (text(ancestors).split() if ancestors else [])
+
+    async def link_state(self, link_id: str) -> str | None:
+        """The link's state as this store knows it (issued, used, revoked), or None if it knows nothing."""
+        state = await self.redis.hget(link_key(link_id), "state")
+        return text(state) if state is not None else None
+
     async def apply_link_issued(
         self, link_id: str, org: str, kind: str, expire: float, token_sha256: str, return_url: str, success_url: str
     ) -> str:
@@ -250,16 +266,3 @@ class PortalStore:
 
 def organization_key(organization_id: str) -> str:
     return f"{PREFIX}org:{organization_id}"
-
-
-async def remember_organization(redis: Redis, organization_id: str, display_name: str, frame_ancestors: list[str]) -> None:
-    await redis.hset(
-        organization_key(organization_id),
-        mapping={"display_name": display_name, "frame_ancestors": " ".join(frame_ancestors)},
-    )
-
-
-async def organization_profile(redis: Redis, organization_id: str) -> tuple[str | None, list[str]]:
-    """(display name, allowed frame ancestors) as last learnt from organization events."""
-    name, ancestors = await redis.hmget(organization_key(organization_id), "display_name", "frame_ancestors")
-    return (text(name) if name else None), (text(ancestors).split() if ancestors else [])

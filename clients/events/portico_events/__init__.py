@@ -28,6 +28,8 @@ __all__ = [
     "ConnectionDisabled",
     "ConnectionEnabled",
     "ConnectionEvent",
+    "ConnectionTestFailed",
+    "ConnectionTestSucceeded",
     "ConnectionUpdated",
     "ConnectionViewed",
     "EventData",
@@ -44,6 +46,11 @@ __all__ = [
     "PortalLinkRevoked",
     "PortalSessionEnded",
     "PortalSessionStarted",
+    "SignInAttemptEvent",
+    "SignInFailedEvent",
+    "SignInSucceededEvent",
+    "SsoSignInFailed",
+    "SsoSignedIn",
     "UnknownEventType",
 ]
 
@@ -214,6 +221,53 @@ class ConnectionDeleted(ConnectionEvent):
     event_type: ClassVar[str] = "portico.connection.deleted"
 
 
+class SignInAttemptEvent(EventData):
+    """Fields every sign-in and connection-test event carries: which attempt, on which connection version,
+    and how long it took. Never an assertion, a token, a signature value or a secret."""
+
+    topic: ClassVar[str] = TOPIC_CONNECTIONS
+    attempt_id: str = Field(description="sgn_… for an app's sign-in, tst_… for a connection test.")
+    connection_id: str
+    connection_type: Literal["saml", "oidc"]
+    version: int = Field(description="The connection's version the attempt ran on.")
+    duration_ms: int = Field(description="From the start of the attempt (the redirect to the IdP) to its end.")
+    verify_ms: int | None = Field(default=None, description="Portico's own time on the IdP's answer.")
+
+
+class SignInSucceededEvent(SignInAttemptEvent):
+    subject: str = Field(description="The user's id at the identity provider (NameID or sub).")
+    email: str
+
+
+class SignInFailedEvent(SignInAttemptEvent):
+    error_code: str = Field(description="A sign-in error code (BRIEF §5), e.g. signature_invalid.")
+    fix_in: Literal["identity_provider", "portico"]
+
+
+class SsoSignedIn(SignInSucceededEvent):
+    """A user signed in to an app through a connection; the app got a one-time code for the profile."""
+
+    event_type: ClassVar[str] = "portico.sso.signed_in"
+
+
+class SsoSignInFailed(SignInFailedEvent):
+    """An app's sign-in failed; the app got error=<code>, nobody was signed in."""
+
+    event_type: ClassVar[str] = "portico.sso.sign_in_failed"
+
+
+class ConnectionTestSucceeded(SignInSucceededEvent):
+    """An admin's test sign-in through a connection succeeded (no code is ever issued for a test)."""
+
+    event_type: ClassVar[str] = "portico.connection.test_succeeded"
+
+
+class ConnectionTestFailed(SignInFailedEvent):
+    """An admin's test sign-in through a connection failed."""
+
+    event_type: ClassVar[str] = "portico.connection.test_failed"
+
+
 class OperatorEvent(EventData):
     """Fields every operator-account event carries. `organization_id` is `portico` (the installation)."""
 
@@ -330,6 +384,10 @@ CATALOGUE: dict[str, type[EventData]] = {
         ConnectionEnabled,
         ConnectionDisabled,
         ConnectionDeleted,
+        ConnectionTestSucceeded,
+        ConnectionTestFailed,
+        SsoSignedIn,
+        SsoSignInFailed,
         OperatorSignedIn,
         OperatorSignInFailed,
         OperatorSignedOut,

@@ -18,6 +18,7 @@ _quote = encode_basestring_ascii  # a JSON string literal, ASCII only: what cano
 # The record each event type is about, by type prefix: the connection, the link, the session, the operator.
 _TARGET_FIELD = {
     "portico.connection.": "connection_id",
+    "portico.sso.": "connection_id",
     "portico.portal_link.": "link_id",
     "portico.portal_session.": "session_id",
     "portico.organization.": "organization_id",

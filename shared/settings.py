@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # Where the operator console reads the audit log (the audit service's own port, not the proxy).
     audit_internal_url: str = "http://127.0.0.1:8104"
     outbound_allow_hosts: str = ""
+    # The apps' sign-in callbacks (comma-separated, compared exactly): GET /sso/v1/authorize sends the
+    # browser back only to one of these. Empty: no app may start a sign-in.
+    sso_redirect_uris: str = ""
     outbox_poll_interval_ms: int = 500
     trusted_proxy_ips: str = "127.0.0.1"
     # Keys that encrypt SSO secrets at rest: comma-separated `kid:<64 hex chars>`, the first encrypts,

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from audit.api import CSV_COLUMNS, _csv_cell, _csv_lines, _csv_row, _limit
 from audit.domain import AuditRecord
 from audit.query import InvalidCursor, decode_cursor
-from connection_config.api import _optional_version, _read_body
+from connection_config.api import _optional_version, read_body
 from connection_config.model import ConnectionProblem
 from connection_config.oidc import MAX_DISCOVERY_BYTES, parse_discovery
 from connection_config.schemas import CreateConnection
@@ -128,7 +128,7 @@ async def test_connection_body_with_a_non_ascii_content_length_is_read_by_its_re
     request = Request({"type": "http", "method": "POST", "path": "/", "headers": [(b"content-length", b"\xb2")],
                        "query_string": b""}, receive)
     with pytest.raises(DomainError) as refused:  # reached the model's check: nothing raised on the header
-        await _read_body(request, CreateConnection)
+        await read_body(request, CreateConnection)
     assert refused.value.status == 422
 
 

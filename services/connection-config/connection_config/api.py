@@ -78,7 +78,7 @@ def _required_version(request: Request) -> int:
     return version
 
 
-async def _read_body(request: Request, model: type[Body]) -> Body:
+async def read_body(request: Request, model: type[Body]) -> Body:
     declared = whole_number(request.headers.get("content-length", ""))
     if declared is not None and declared > MAX_BODY_BYTES:
         raise DomainError("body_too_large", "The request body is larger than 2 MiB.", status=413)
@@ -119,7 +119,7 @@ async def list_portal_connections(
 async def create_connection(
     request: Request, caller: PortalCaller = Depends(portal_caller), service: ConnectionService = Depends(connections)
 ) -> JSONResponse:
-    body = await _read_body(request, CreateConnection)
+    body = await read_body(request, CreateConnection)
     return _answer(await service.create(caller.organization_id, caller.actor, body), 201)
 
 
@@ -137,7 +137,7 @@ async def update_connection(
 ) -> JSONResponse:
     connection_id = _connection_id(connection_id)
     expected = _required_version(request)
-    body = await _read_body(request, UpdateConnection)
+    body = await read_body(request, UpdateConnection)
     return _answer(await service.update(caller.organization_id, connection_id, caller.actor, body, expected))
 
 

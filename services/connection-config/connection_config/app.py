@@ -8,6 +8,10 @@ from connection_config.connections import ConnectionService
 from connection_config.handlers import register_handlers
 from connection_config.outbound import Fetcher, OutboundPolicy
 from connection_config.secretbox import Keyring
+from connection_config.sign_in.api import router as sign_in_router
+from connection_config.sign_in.attempts import SignIns
+from connection_config.sign_in.domain import registered_redirect_uris
+from connection_config.sign_in.idp import IdentityProviders
 from shared.broker import make_broker
 from shared.ids import SystemClock
 from shared.runtime import PoolSpec, ServiceRuntime
@@ -29,12 +33,23 @@ def create_app(settings: Settings) -> FastAPI:
     )
     register_handlers(broker, runtime)
     app = runtime.http_app()
+    keyring = Keyring.from_setting(keys)
+    policy = OutboundPolicy.from_setting(settings.outbound_allow_hosts)
     app.state.connections = ConnectionService(
         pool=runtime.require_pool,
-        keyring=Keyring.from_setting(keys),
-        fetcher=Fetcher(OutboundPolicy.from_setting(settings.outbound_allow_hosts)),
+        keyring=keyring,
+        fetcher=Fetcher(policy),
         clock=SystemClock(),
         public_url=settings.public_url,
     )
+    app.state.sign_ins = SignIns(
+        pool=runtime.require_pool,
+        providers=IdentityProviders(keyring=keyring, policy=policy, public_url=settings.public_url),
+        clock=SystemClock(),
+        public_url=settings.public_url,
+        redirect_uris=registered_redirect_uris(settings.sso_redirect_uris),
+    )
+    # First: its /internal/portal/connections/{id}/tests would otherwise match api.py's /{id}/{action}.
+    app.include_router(sign_in_router)
     app.include_router(router)
     return app

@@ -22,7 +22,7 @@ from shared.link_tokens import LinkClaims
 from shared.settings import Settings
 from shared.timestamps import rfc3339_unix
 
-_CONNECTION_PATH = re.compile(r"^(/conn_[0-9a-z]{26}(/(enable|disable))?)?$")
+_CONNECTION_PATH = re.compile(r"^(/conn_[0-9a-z]{26}(/(enable|disable|tests(/tst_[0-9a-z]{26})?))?)?$")
 _FORWARDED_RESPONSE_HEADERS = ("content-type", "etag")
 
 

@@ -63,6 +63,9 @@ CATALOGUE: dict[str, tuple[str, FixIn]] = {
         "identity_provider"),
     # Both
     "connection_not_enabled": ("This connection is not enabled for sign-in yet.", "portico"),
+    "sign_in_expired": (
+        "The sign-in took longer than 10 minutes or was already finished; start it again from the application.",
+        "identity_provider"),
 }
 
 

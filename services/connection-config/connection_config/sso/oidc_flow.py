@@ -74,9 +74,11 @@ def _with_query(url: str, params: Mapping[str, str]) -> str:
 
 def authorization_request(
     *, authorization_endpoint: str, client_id: str, redirect_uri: str, scopes: Sequence[str] = DEFAULT_SCOPES,
-    token_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    token_bytes: Callable[[int], bytes] = secrets.token_bytes, state: str | None = None,
 ) -> AuthorizationRequest:
-    state, nonce, code_verifier = _b64url(token_bytes(32)), _b64url(token_bytes(32)), _b64url(token_bytes(32))
+    """`state` defaults to 32 random bytes; a caller may pass its own unguessable handle (the attempt id)."""
+    nonce, code_verifier = _b64url(token_bytes(32)), _b64url(token_bytes(32))
+    state = state if state is not None else _b64url(token_bytes(32))
     params = {
         "response_type": "code",
         "client_id": client_id,

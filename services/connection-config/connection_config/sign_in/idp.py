@@ -1,0 +1,130 @@
+"""The identity provider's side of an attempt: the request that sends the browser there, and the verified
+answer that comes back (SAML response, OIDC code exchanged for an ID token). Calls the sso package."""
+import asyncio
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from connection_config import oidc
+from connection_config.model import Connection, SealedSecret
+from connection_config.outbound import OutboundPolicy, address_refused
+from connection_config.secretbox import Keyring, SecretUnavailable
+from connection_config.sign_in.domain import Attempt
+from connection_config.sso.errors import SignInError
+from connection_config.sso.oidc_flow import (
+    authorization_request,
+    callback_code,
+    exchange_code,
+    fetch_jwks,
+    token_request,
+    verify_id_token_refreshing,
+)
+from connection_config.sso.profile import Profile, oidc_profile
+from connection_config.sso.saml_request import ServiceProvider, start_saml_sign_in
+from connection_config.sso.saml_response import SamlSignIn, SamlTrust, verify_saml_response
+
+CLIENT_SECRET_PURPOSE = "oidc.client_secret"  # as connections.py seals it
+VERIFIER_PURPOSE = "sign_in.pkce_verifier"  # sealed under the attempt's id
+
+
+@dataclass
+class IdentityProviders:
+    keyring: Keyring
+    policy: OutboundPolicy
+    public_url: str
+    jwks_cache: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def request(self, connection: Connection, attempt: Attempt, now: datetime) -> tuple[Attempt, str]:
+        """The attempt with what the answer must match, and the IdP URL to send the browser to."""
+        if connection.type == "saml":
+            sp = ServiceProvider.for_connection(self.public_url, connection.id)
+            authn = start_saml_sign_in(connection, sp, now=now, relay_state=attempt.id)
+            return replace(attempt, saml_request_id=authn.id), authn.redirect_url
+        settings = connection.oidc
+        assert settings is not None and settings.authorization_endpoint and settings.client_id
+        authorization = authorization_request(
+            authorization_endpoint=settings.authorization_endpoint, client_id=settings.client_id,
+            redirect_uri=oidc.redirect_uri(self.public_url, connection.id), scopes=settings.scopes, state=attempt.id,
+        )
+        sealed = self.keyring.seal(authorization.code_verifier, connection_id=attempt.id, purpose=VERIFIER_PURPOSE)
+        attempt = replace(attempt, oidc_nonce=authorization.nonce, verifier_key_id=sealed.key_id,
+                          verifier_ciphertext=sealed.ciphertext)
+        return attempt, authorization.url
+
+    def verify_saml(self, connection: Connection, attempt: Attempt, saml_response: str, now: datetime) -> SamlSignIn:
+        try:
+            trust = SamlTrust.from_connection(connection)
+        except ValueError:
+            raise SignInError("issuer_mismatch", "The connection has no identity provider entity ID; complete it.",
+                              fix_in="portico") from None
+        return verify_saml_response(saml_response, trust=trust, sp=ServiceProvider.for_connection(
+            self.public_url, connection.id), expected_in_response_to=attempt.saml_request_id, now=now)
+
+    async def verify_oidc(
+        self, connection: Connection, attempt: Attempt, params: Mapping[str, str], now: datetime
+    ) -> Profile:
+        """The callback's code exchanged (sealed client secret, PKCE verifier) and its ID token verified."""
+        code = callback_code(params)
+        settings = connection.oidc
+        if (settings is None or not settings.token_endpoint or not settings.jwks_uri or not settings.issuer
+                or not settings.client_id or connection.client_secret is None or attempt.oidc_nonce is None):
+            raise SignInError("token_exchange_failed", "The connection is not completely configured.")
+        client_secret, verifier = self._open_secrets(connection, attempt)
+        jwks_uri = settings.jwks_uri
+        timeout = httpx.Timeout(self.policy.read_timeout_s, connect=self.policy.connect_timeout_s)
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False) as client:
+            await self._check_destination(settings.token_endpoint, "token_exchange_failed")
+            id_token = await exchange_code(client, token_request(
+                token_endpoint=settings.token_endpoint, code=code,
+                redirect_uri=oidc.redirect_uri(self.public_url, connection.id), client_id=settings.client_id,
+                client_secret=client_secret, code_verifier=verifier, auth_methods_supported=None,
+            ))
+
+            async def refresh() -> dict[str, Any]:
+                await self._check_destination(jwks_uri, "id_token_invalid")
+                return await fetch_jwks(client, jwks_uri)
+
+            token, jwks = await verify_id_token_refreshing(
+                id_token, self.jwks_cache.get(jwks_uri, {"keys": []}), refresh, issuer=settings.issuer,
+                client_id=settings.client_id, nonce=attempt.oidc_nonce, now=now,
+            )
+        self.jwks_cache[jwks_uri] = jwks
+        return oidc_profile(token.claims, connection_id=connection.id, organization_id=connection.organization_id)
+
+    def _open_secrets(self, connection: Connection, attempt: Attempt) -> tuple[str, str]:
+        assert connection.client_secret is not None
+        try:
+            client_secret = self.keyring.open(connection.client_secret, connection_id=connection.id,
+                                              purpose=CLIENT_SECRET_PURPOSE)
+        except SecretUnavailable:
+            raise SignInError("token_exchange_failed", "The connection's client secret cannot be decrypted; enter "
+                              "it again.") from None
+        if attempt.verifier_key_id is None or attempt.verifier_ciphertext is None:
+            raise SignInError("sign_in_expired")
+        try:
+            verifier = self.keyring.open(SealedSecret(attempt.verifier_key_id, attempt.verifier_ciphertext),
+                                         connection_id=attempt.id, purpose=VERIFIER_PURPOSE)
+        except SecretUnavailable:
+            raise SignInError("sign_in_expired") from None
+        return client_secret, verifier
+
+    async def _check_destination(self, url: str, code: str) -> None:
+        """The SSRF rule of outbound.py for the token and JWKS endpoints discovery named: a public address,
+        unless PORTICO_OUTBOUND_ALLOW_HOSTS lists the host."""
+        if self.policy.allows(url):
+            return
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname or "", port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError):
+            raise SignInError(code, "The identity provider's endpoint does not resolve.", fix_in="portico",
+                              actual=parts.hostname) from None
+        if parts.scheme != "https" or any(address_refused(str(info[4][0])) for info in infos):
+            raise SignInError(code, "The identity provider's endpoint is not a public https address.",
+                              fix_in="portico", actual=f"{parts.scheme}://{parts.hostname}")

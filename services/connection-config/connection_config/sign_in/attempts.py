@@ -260,11 +260,11 @@ class SignIns:
         try:
             async with self.pool().acquire() as db, db.transaction():
                 locked = await store.find_attempt(db, attempt.id, for_update=True)
-                if locked is None or locked.status != "pending":
-                    raise SignInError("sign_in_expired")
-                if saml is not None:
+                if saml is not None:  # first: the same response posted twice at once is a replay, whichever wins
                     await accept_once(saml, store.SeenAssertions(db, now))
                     await store.forget_old_assertions(db, now)
+                if locked is None or locked.status != "pending":
+                    raise SignInError("sign_in_expired")
                 finished = replace(locked, status="succeeded", finished_at=now, profile=profile.as_dict(),
                                    details=details)
                 await store.finish_attempt(db, finished)

@@ -1,6 +1,8 @@
 """An app signs users in through Portico against a real Keycloak: authorize → IdP → ACS or callback → one-time
 code → profile with the API key. And every way it must not: replay, code reuse, a wrong client secret, a
 connection not enabled, a redirect URI that is not registered. Each attempt reaches the audit log."""
+import asyncio
+
 import httpx
 
 from tests.integration.connection_config.sign_in.conftest import (
@@ -184,3 +186,17 @@ async def test_an_answer_naming_no_sign_in_is_a_400(admin: Admin, keycloak: Keyc
         callback = await http.get(f"{proxy_url}/sso/oidc/{connection_id}/callback", params={"code": "c", "state": "sgn_x"})
     assert (acs.status_code, acs.json()["error"]["code"]) == (400, "unknown_sign_in")
     assert (callback.status_code, callback.json()["error"]["field"]) == (400, "state")
+
+
+async def test_one_saml_response_posted_twice_at_once_yields_one_code(
+    admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str
+) -> None:
+    await saml_connection(admin, keycloak, proxy_url)
+    async with browser() as browsing:
+        posted = await sign_in(browsing, authorize_url(proxy_url, organization_id=admin.organization_id, state="race"),
+                               user.username, user.password)
+        assert isinstance(posted, SamlPost)
+        form = {"SAMLResponse": posted.saml_response, "RelayState": posted.relay_state or ""}
+        answers = await asyncio.gather(*(browsing.post(posted.acs_url, data=form) for _ in range(4)))
+    outcomes = sorted(app_params(answer.headers["location"]).get("error", "code") for answer in answers)
+    assert outcomes == ["assertion_replayed"] * 3 + ["code"]

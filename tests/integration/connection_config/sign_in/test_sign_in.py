@@ -2,9 +2,11 @@
 code → profile with the API key. And every way it must not: replay, code reuse, a wrong client secret, a
 connection not enabled, a redirect URI that is not registered. Each attempt reaches the audit log."""
 import asyncio
+import base64
 
 import httpx
 
+from tests.fixtures.identity_providers import make_certificate, pem
 from tests.integration.connection_config.sign_in.conftest import (
     Admin,
     app_params,
@@ -200,3 +202,46 @@ async def test_one_saml_response_posted_twice_at_once_yields_one_code(
         answers = await asyncio.gather(*(browsing.post(posted.acs_url, data=form) for _ in range(4)))
     outcomes = sorted(app_params(answer.headers["location"]).get("error", "code") for answer in answers)
     assert outcomes == ["assertion_replayed"] * 3 + ["code"]
+
+
+async def test_a_response_signed_with_a_certificate_the_connection_does_not_trust_is_certificate_mismatch(
+    admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str, api: httpx.AsyncClient
+) -> None:
+    """The admin typed Keycloak's entity ID and SSO URL but pasted another certificate."""
+    connection = await admin.create({"type": "saml", "provider": "keycloak", "saml": {
+        "idp_entity_id": keycloak.issuer, "sso_url": keycloak.saml_sso_url, "certificates": [pem(make_certificate())]}})
+    connection_id = str(connection["id"])
+    await keycloak.create_saml_client(str(connection["sp"]["entity_id"]), str(connection["sp"]["acs_url"]))  # type: ignore[index]
+    await admin.enable(connection_id)
+    async with browser() as browsing:
+        posted = await sign_in(browsing, authorize_url(proxy_url, connection_id=connection_id, state="cert"),
+                               user.username, user.password)
+        assert isinstance(posted, SamlPost)
+        back = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
+                                                         "RelayState": posted.relay_state or ""})
+    params = app_params(back.headers["location"])
+    assert (params["error"], params["state"]) == ("certificate_mismatch", "cert") and "code" not in params
+    failed = await eventually_audited(api, admin.organization_id, "portico.sso.sign_in_failed")
+    assert failed[0]["data"]["fix_in"] == "portico"  # type: ignore[index]
+
+
+async def test_a_response_changed_after_keycloak_signed_it_is_signature_invalid(
+    admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str
+) -> None:
+    await saml_connection(admin, keycloak, proxy_url)
+    async with browser() as browsing:
+        posted = await sign_in(browsing, authorize_url(proxy_url, organization_id=admin.organization_id, state="t"),
+                               user.username, user.password)
+        assert isinstance(posted, SamlPost)
+        document = base64.b64decode(posted.saml_response).decode()
+        assert document.count(user.email) >= 2
+        tampered = document.replace(user.email, "mallory@example.com")
+        back = await browsing.post(posted.acs_url, data={
+            "SAMLResponse": base64.b64encode(tampered.encode()).decode(), "RelayState": posted.relay_state or ""})
+        params = app_params(back.headers["location"])
+        assert params["error"] == "signature_invalid" and "code" not in params
+
+        # The attempt has failed: the genuine response is refused too, and the app gets no code.
+        genuine = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
+                                                            "RelayState": posted.relay_state or ""})
+    assert "code" not in app_params(genuine.headers["location"])

@@ -19,9 +19,11 @@ from connection_config.sign_in.domain import (
     Kind,
     SignInRequestInvalid,
     app_redirect,
+    attempt_event,
     check_redirect_uri,
     check_state,
     code_hash,
+    connection_test_view,
     error_params,
     milliseconds,
 )
@@ -29,20 +31,10 @@ from connection_config.sign_in.idp import IdentityProviders
 from connection_config.sso.errors import SignInError
 from connection_config.sso.profile import Profile
 from connection_config.sso.saml_response import SamlSignIn, accept_once
-from portico_events import (
-    Actor,
-    CloudEvent,
-    ConnectionTestFailed,
-    ConnectionTestSucceeded,
-    SsoSignedIn,
-    SsoSignInFailed,
-)
+from portico_events import Actor
 from shared.errors import DomainError
 from shared.ids import Clock, is_id, new_id
 from shared.outbox import enqueue_events
-from shared.timestamps import rfc3339
-
-SOURCE = "/portico/connection-config"
 
 
 @dataclass(frozen=True)
@@ -101,7 +93,7 @@ class SignIns:
                                     "connection.", missing[0], status=409)
         attempt = self._new_attempt(connection, "test", actor, self.clock.now())
         await store.insert_attempt(self.pool(), attempt)
-        return {**test_view(attempt), "location": f"{self.public_url.rstrip('/')}/sso/v1/tests/{attempt.id}"}
+        return {**connection_test_view(attempt), "location": f"{self.public_url.rstrip('/')}/sso/v1/tests/{attempt.id}"}
 
     async def begin_test(self, test_id: str) -> Redirect:
         """GET /sso/v1/tests/{id}: a new request to the IdP for a pending test; a finished one shows its result."""
@@ -170,7 +162,7 @@ class SignIns:
                                                connection_id=connection_id)
         if attempt is None or attempt.kind != "test":
             raise ConnectionProblem("not_found", "No such test of this connection.", status=404)
-        return test_view(attempt)
+        return connection_test_view(attempt)
 
     # Helpers -----------------------------------------------------------------------------------
 
@@ -270,7 +262,7 @@ class SignIns:
                 await store.finish_attempt(db, finished)
                 if finished.kind == "sign_in":
                     await store.insert_code(db, code_hash(code), finished.id, now + CODE_LIFETIME)
-                await enqueue_events(db, [self._event(finished, now, verify_ms, profile=profile)])
+                await enqueue_events(db, [attempt_event(finished, now, verify_ms, profile=profile)])
         except SignInError as error:
             return await self._failed(attempt, error, now, verify_ms=verify_ms)
         if finished.kind == "test":
@@ -296,41 +288,4 @@ class SignIns:
                 locked = attempt
             if locked.status == "pending":
                 await store.finish_attempt(db, failed)
-            await enqueue_events(db, [self._event(failed, now, verify_ms, error=error)])
-
-    @staticmethod
-    def _event(
-        attempt: Attempt, now: datetime, verify_ms: int | None, *, profile: Profile | None = None,
-        error: SignInError | None = None,
-    ) -> CloudEvent:
-        kind, _, actor_id = attempt.started_by.partition(":")
-        actor = Actor(kind="portal_session", id=actor_id) if kind == "portal_session" else Actor(kind="system")
-        common: dict[str, Any] = {
-            "organization_id": attempt.organization_id, "actor": actor, "attempt_id": attempt.id,
-            "connection_id": attempt.connection_id, "connection_type": attempt.connection_type,
-            "version": attempt.connection_version, "duration_ms": milliseconds(attempt.created_at, now),
-            "verify_ms": verify_ms,
-        }
-        if error is not None:
-            failure = SsoSignInFailed if attempt.kind == "sign_in" else ConnectionTestFailed
-            return CloudEvent.wrap(failure(**common, error_code=error.code, fix_in=error.fix_in), source=SOURCE,
-                                   time=now)
-        assert profile is not None
-        success = SsoSignedIn if attempt.kind == "sign_in" else ConnectionTestSucceeded
-        return CloudEvent.wrap(success(**common, subject=profile.idp_id, email=profile.email), source=SOURCE, time=now)
-
-
-def test_view(attempt: Attempt) -> dict[str, Any]:
-    """BRIEF §5's test shape, with when it ran and what verified it."""
-    view: dict[str, Any] = {
-        "id": attempt.id, "status": attempt.status, "connection_id": attempt.connection_id,
-        "connection_version": attempt.connection_version, "created_at": rfc3339(attempt.created_at),
-        "finished_at": rfc3339(attempt.finished_at) if attempt.finished_at else None,
-    }
-    if attempt.profile is not None:
-        view["profile"] = attempt.profile
-    if attempt.error is not None:
-        view["error"] = attempt.error
-    if attempt.details is not None:
-        view["details"] = attempt.details
-    return view
+            await enqueue_events(db, [attempt_event(failed, now, verify_ms, error=error)])

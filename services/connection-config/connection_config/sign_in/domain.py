@@ -1,4 +1,5 @@
-"""Rules of sign-in attempts (no I/O): registered redirect URIs, the app's redirect, one-time codes, lifetimes."""
+"""Rules of sign-in attempts (no I/O): registered redirect URIs, the app's redirect, one-time codes, lifetimes,
+the attempt's event and its view as a connection test."""
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -6,7 +7,17 @@ from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from connection_config.sso.errors import SignInError
+from connection_config.sso.profile import Profile
+from portico_events import (
+    Actor,
+    CloudEvent,
+    ConnectionTestFailed,
+    ConnectionTestSucceeded,
+    SsoSignedIn,
+    SsoSignInFailed,
+)
 from shared.errors import DomainError
+from shared.timestamps import rfc3339
 
 Kind = Literal["sign_in", "test"]
 AttemptStatus = Literal["pending", "succeeded", "failed"]
@@ -14,6 +25,7 @@ ATTEMPT_LIFETIME = timedelta(minutes=10)  # the user signs in at the IdP within 
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_STATE_CHARS = 1024
 ID_PREFIX: dict[Kind, str] = {"sign_in": "sgn", "test": "tst"}
+SOURCE = "/portico/connection-config"
 
 
 class SignInRequestInvalid(DomainError):
@@ -94,3 +106,41 @@ class Attempt:
 
 def milliseconds(start: datetime, end: datetime) -> int:
     return max(0, round((end - start).total_seconds() * 1000))
+
+
+def attempt_event(
+    attempt: Attempt, now: datetime, verify_ms: int | None, *, profile: Profile | None = None,
+    error: SignInError | None = None,
+) -> CloudEvent:
+    """The attempt's one event: signed_in / sign_in_failed, or test_succeeded / test_failed."""
+    kind, _, actor_id = attempt.started_by.partition(":")
+    actor = Actor(kind="portal_session", id=actor_id) if kind == "portal_session" else Actor(kind="system")
+    common: dict[str, Any] = {
+        "organization_id": attempt.organization_id, "actor": actor, "attempt_id": attempt.id,
+        "connection_id": attempt.connection_id, "connection_type": attempt.connection_type,
+        "version": attempt.connection_version, "duration_ms": milliseconds(attempt.created_at, now),
+        "verify_ms": verify_ms,
+    }
+    if error is not None:
+        failure = SsoSignInFailed if attempt.kind == "sign_in" else ConnectionTestFailed
+        return CloudEvent.wrap(failure(**common, error_code=error.code, fix_in=error.fix_in), source=SOURCE,
+                               time=now)
+    assert profile is not None
+    success = SsoSignedIn if attempt.kind == "sign_in" else ConnectionTestSucceeded
+    return CloudEvent.wrap(success(**common, subject=profile.idp_id, email=profile.email), source=SOURCE, time=now)
+
+
+def connection_test_view(attempt: Attempt) -> dict[str, Any]:
+    """BRIEF §5's test shape, with when it ran and what verified it."""
+    view: dict[str, Any] = {
+        "id": attempt.id, "status": attempt.status, "connection_id": attempt.connection_id,
+        "connection_version": attempt.connection_version, "created_at": rfc3339(attempt.created_at),
+        "finished_at": rfc3339(attempt.finished_at) if attempt.finished_at else None,
+    }
+    if attempt.profile is not None:
+        view["profile"] = attempt.profile
+    if attempt.error is not None:
+        view["error"] = attempt.error
+    if attempt.details is not None:
+        view["details"] = attempt.details
+    return view

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from connection_config import oidc
-from connection_config.model import Connection, SealedSecret
+from connection_config.model import Connection, ConnectionProblem, SealedSecret, missing_fields
 from connection_config.outbound import OutboundPolicy, address_refused
 from connection_config.secretbox import Keyring, SecretUnavailable
 from connection_config.sign_in.domain import Attempt
@@ -41,12 +41,17 @@ class IdentityProviders:
 
     def request(self, connection: Connection, attempt: Attempt, now: datetime) -> tuple[Attempt, str]:
         """The attempt with what the answer must match, and the IdP URL to send the browser to."""
+        missing = missing_fields(connection)
+        if missing or (connection.type == "oidc" and not (connection.oidc and connection.oidc.authorization_endpoint)):
+            raise ConnectionProblem("connection_incomplete", f"Fill in {', '.join(missing) or 'oidc.issuer'} before "
+                                    "signing in through this connection.", missing[0] if missing else "oidc.issuer",
+                                    status=409)
         if connection.type == "saml":
             sp = ServiceProvider.for_connection(self.public_url, connection.id)
             authn = start_saml_sign_in(connection, sp, now=now, relay_state=attempt.id)
             return replace(attempt, saml_request_id=authn.id), authn.redirect_url
         settings = connection.oidc
-        assert settings is not None and settings.authorization_endpoint and settings.client_id
+        assert settings is not None and settings.authorization_endpoint and settings.client_id  # checked above
         authorization = authorization_request(
             authorization_endpoint=settings.authorization_endpoint, client_id=settings.client_id,
             redirect_uri=oidc.redirect_uri(self.public_url, connection.id), scopes=settings.scopes, state=attempt.id,

@@ -3,12 +3,13 @@ must match stays with the attempt, and the PKCE verifier only sealed (bound to t
 import base64
 import hashlib
 import zlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from connection_config.model import Connection, OidcSettings, SamlSettings, SealedSecret
+from connection_config.model import Certificate, Connection, ConnectionProblem, OidcSettings, SamlSettings, SealedSecret
 from connection_config.outbound import OutboundPolicy
 from connection_config.secretbox import Keyring, SecretUnavailable
 from connection_config.sign_in.domain import ATTEMPT_LIFETIME, Attempt
@@ -18,14 +19,17 @@ NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 KEYRING = Keyring.from_setting("k1:" + "ab" * 32)
 PROVIDERS = IdentityProviders(keyring=KEYRING, policy=OutboundPolicy(), public_url="https://portico.example.com")
 ATTEMPT_ID = "sgn_" + "a" * 26
+CERTIFICATE = Certificate("-----BEGIN CERTIFICATE-----", "ab" * 32, "CN=idp", NOW, NOW)  # only its presence counts
 
 
 def connection(kind: str) -> Connection:
     settings: dict[str, object] = (
-        {"saml": SamlSettings(idp_entity_id="https://idp.example.org", sso_url="https://idp.example.org/sso")}
+        {"saml": SamlSettings(idp_entity_id="https://idp.example.org", sso_url="https://idp.example.org/sso",
+                              certificates=(CERTIFICATE,))}
         if kind == "saml" else
         {"oidc": OidcSettings(issuer="https://idp.example.org", client_id="portico",
-                              authorization_endpoint="https://idp.example.org/authorize?tenant=acme")})
+                              authorization_endpoint="https://idp.example.org/authorize?tenant=acme"),
+         "client_secret": KEYRING.seal("s3cret", connection_id="conn_" + "c" * 26, purpose="oidc.client_secret")})
     return Connection(id="conn_" + "c" * 26, organization_id="org_1", type=kind, provider="keycloak",  # type: ignore[arg-type]
                       status="enabled", version=4, created_at=NOW, created_by="t", updated_at=NOW, updated_by="t",
                       **settings)  # type: ignore[arg-type]
@@ -60,3 +64,10 @@ def test_an_oidc_request_uses_the_attempt_as_state_and_seals_the_verifier_to_it(
     assert verifier.encode() not in pending.verifier_ciphertext
     with pytest.raises(SecretUnavailable):  # bound to its attempt: copied to another, it does not open
         KEYRING.open(sealed, connection_id="sgn_" + "b" * 26, purpose=VERIFIER_PURPOSE)
+
+
+def test_an_incomplete_connection_sends_nobody_to_an_identity_provider():
+    incomplete = replace(connection("saml"), saml=SamlSettings(idp_entity_id="https://idp.example.org"))
+    with pytest.raises(ConnectionProblem) as refused:
+        PROVIDERS.request(incomplete, attempt("saml"), NOW)
+    assert (refused.value.code, refused.value.status, refused.value.field) == ("connection_incomplete", 409, "saml.sso_url")

@@ -245,3 +245,35 @@ async def test_a_response_changed_after_keycloak_signed_it_is_signature_invalid(
         genuine = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
                                                             "RelayState": posted.relay_state or ""})
     assert "code" not in app_params(genuine.headers["location"])
+
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+    '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" Version="2.0">&c;</samlp:Response>'
+)
+
+
+async def test_hostile_posts_to_the_acs_are_refused_without_a_code_or_a_server_error(
+    admin: Admin, keycloak: KeycloakRealm, proxy_url: str
+) -> None:
+    """No login needed: the attempt's RelayState is in the redirect to Keycloak."""
+    connection_id = await saml_connection(admin, keycloak, proxy_url)
+    acs = f"{proxy_url}/sso/saml/{connection_id}/acs"
+    async with httpx.AsyncClient(timeout=15) as http:
+        started = await http.get(authorize_url(proxy_url, organization_id=admin.organization_id, state="h"))
+        relay_state = httpx.URL(started.headers["location"]).params["RelayState"]
+        answers = {
+            "bomb": await http.post(acs, data={"SAMLResponse": base64.b64encode(BILLION_LAUGHS.encode()).decode(),
+                                               "RelayState": relay_state}),
+            "not base64": await http.post(acs, data={"SAMLResponse": "%%%", "RelayState": relay_state}),
+        }
+        too_large = await http.post(acs, content=b"SAMLResponse=" + b"A" * (3 * 1024 * 1024),
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+        no_response = await http.post(acs, data={"RelayState": relay_state})
+    for name, answer in answers.items():
+        assert answer.status_code == 303, (name, answer.text)
+        params = app_params(answer.headers["location"])
+        assert params["error"] == "malformed_response" and "code" not in params, name
+    assert too_large.status_code == 413
+    assert (no_response.status_code, no_response.json()["error"]["field"]) == (400, "SAMLResponse")

@@ -10,7 +10,7 @@ import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from portal_session import connection_views, views
+from portal_session import connection_views, result_views, views
 from portal_session.branding import Brand
 from portal_session.domain import GONE_LINKS, GoneLink, cookie_policy
 from portal_session.embedding import PROBE_COOKIE, PROBE_PARAM, RedeemStep
@@ -165,6 +165,10 @@ class PortalPages:
         async def manage(connection_id: str, request: Request) -> Response:
             return await self.connection_page(request, connection_id, "manage")
 
+        @router.get("/connections/{connection_id}/tests/{test_id}", include_in_schema=False)
+        async def test_result(connection_id: str, test_id: str, request: Request) -> Response:
+            return await self.test_result_page(request, connection_id, test_id)
+
         @router.get("/connections/{connection_id}/{step}", include_in_schema=False)
         async def connection_step(connection_id: str, step: str, request: Request) -> Response:
             return await self.connection_page(request, connection_id, step)
@@ -223,5 +227,22 @@ class PortalPages:
                 return connection_views.review_page(self.site, context, guide, connection), 200
             return connection_views.manage_page(self.site, context, self.guides.get(connection["provider"]),
                                                 connection, session.session_id), 200
+
+        return await self.session_page(request, render)
+
+    async def test_result_page(self, request: Request, connection_id: str, test_id: str) -> Response:
+        """Where the IdP's answer to a test lands; another organization's connection or test is not found."""
+        async def render(request: Request, session: LiveSession, context: views.PageContext) -> tuple[str, int]:
+            if not is_id(connection_id, "conn") or not is_id(test_id, "tst"):
+                return views.not_found_page(self.site, context), 404
+            answer = await self.read_connections(session, request, f"/{connection_id}")
+            tested = await self.read_connections(session, request, f"/{connection_id}/tests/{test_id}")
+            if answer.status_code == 404 or tested.status_code == 404:
+                return views.not_found_page(self.site, context), 404
+            answer.raise_for_status()
+            tested.raise_for_status()
+            connection = answer.json()["connection"]
+            return result_views.result_page(self.site, context, self.guide_for(connection), connection,
+                                             tested.json()["test"]), 200
 
         return await self.session_page(request, render)

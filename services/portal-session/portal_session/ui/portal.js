@@ -463,6 +463,23 @@
     });
   }
 
+  // Connection tests -----------------------------------------------------------------------------
+
+  var TEST_POLL_MS = 1500;
+
+  function testResultPage() {
+    // A pending test is still at the IdP: read it again until it is over, then show the page it ended with.
+    if (!config.test || config.test.status !== "pending") return;
+    var path = "/portal/api/connections/" + encodeURIComponent(config.test.connection_id) + "/tests/" + encodeURIComponent(config.test.id);
+    var poll = function () {
+      api("GET", path).then(function (result) {
+        if (result.ok && result.data.test.status !== "pending") window.location.reload();
+        else if (result.status !== 401) window.setTimeout(poll, TEST_POLL_MS);
+      });
+    };
+    window.setTimeout(poll, TEST_POLL_MS);
+  }
+
   function cookiesBlockedPage() {
     var open = byId("open-in-new-tab");
     open.addEventListener("click", function () { byId("opened-hint").hidden = false; });
@@ -477,7 +494,7 @@
   }
   var pages = {
     providers: providersPage, configure: configurePage, review: reviewPage, manage: managePage,
-    done: donePage, "cookies-blocked": cookiesBlockedPage,
+    done: donePage, test: testResultPage, "cookies-blocked": cookiesBlockedPage,
   };
   if (pages[config.page]) pages[config.page]();
   if (config.failure) notify("portico.portal.load_failed", { reason: config.failure, page: config.page });

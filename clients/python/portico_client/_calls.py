@@ -1,7 +1,7 @@
 """Each management API call once: the request it sends and how its answer becomes a model (no I/O here)."""
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -12,6 +12,8 @@ from portico_client.models import (
     LinkSummary,
     Organization,
     PortalLink,
+    Profile,
+    SignInPage,
     VerifyReport,
 )
 
@@ -116,10 +118,10 @@ def audit_page(response: httpx.Response) -> AuditEventPage:
     return AuditEventPage.model_validate(response.json())
 
 
-def next_cursor(page: AuditEventPage, previous: str | None) -> str | None:
+def next_cursor(page: AuditEventPage | SignInPage, previous: str | None) -> str | None:
     """The cursor to follow, or None at the end; a server repeating a cursor would loop forever."""
     if page.next_cursor is not None and page.next_cursor == previous:
-        raise RuntimeError(f"the audit API returned cursor {previous!r} twice")
+        raise RuntimeError(f"the API returned cursor {previous!r} twice")
     return page.next_cursor
 
 
@@ -137,3 +139,41 @@ def verify_audit(organization_id: str | None) -> Call:
 def verify_report(response: httpx.Response) -> VerifyReport:
     return VerifyReport.model_validate(response.json())
 
+
+
+# Sign-in -------------------------------------------------------------------------------------
+
+def authorization_url(
+    base_url: httpx.URL, organization_id: str | None, connection_id: str | None, redirect_uri: str, state: str
+) -> str:
+    """Where to send the user's browser to sign in: by organization (its enabled connection) or connection."""
+    if (organization_id is None) == (connection_id is None):
+        raise ValueError("pass exactly one of organization_id and connection_id")
+    if not redirect_uri or not state:
+        raise ValueError("redirect_uri and state are required")
+    chosen = {"organization_id": organization_id} if organization_id is not None else {"connection_id": connection_id}
+    query = urlencode({**chosen, "redirect_uri": redirect_uri, "state": state})
+    return f"{str(base_url).rstrip('/')}/sso/v1/authorize?{query}"
+
+
+def exchange_code(code: str) -> Call:
+    if not code:
+        raise ValueError("a code is required")
+    return Call("POST", "/api/v1/sso/token", json={"code": code})
+
+
+def profile(response: httpx.Response) -> Profile:
+    return Profile.model_validate(response.json()["profile"])
+
+
+def sign_in_filters(connection_id: str | None, kind: str | None, status: str | None) -> dict[str, Any]:
+    return _without_none({"connection_id": connection_id, "kind": kind, "status": status})
+
+
+def list_sign_ins(organization_id: str, filters: dict[str, Any], cursor: str | None, limit: int | None) -> Call:
+    return Call("GET", f"{_organization_path(organization_id)}/sign_ins",
+                params={**filters, **_without_none({"cursor": cursor, "limit": limit})})
+
+
+def sign_in_page(response: httpx.Response) -> SignInPage:
+    return SignInPage.model_validate(response.json())

@@ -103,6 +103,7 @@ class SyncTransport:
     ) -> None:
         self.retry = retry
         self._client = httpx.Client(**_client_options(base_url, api_key, timeout), transport=transport)
+        self.base_url = self._client.base_url
 
     def close(self) -> None:
         self._client.close()
@@ -146,6 +147,7 @@ class AsyncTransport:
     ) -> None:
         self.retry = retry
         self._client = httpx.AsyncClient(**_client_options(base_url, api_key, timeout), transport=transport)
+        self.base_url = self._client.base_url
 
     async def close(self) -> None:
         await self._client.aclose()

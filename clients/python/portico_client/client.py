@@ -4,7 +4,16 @@ from types import TracebackType
 import httpx
 
 from portico_client._transport import DEFAULT_TIMEOUT, AsyncTransport, RetryPolicy, SyncTransport
-from portico_client.resources import AsyncAudit, AsyncConnections, AsyncOrganizations, Audit, Connections, Organizations
+from portico_client.resources import (
+    AsyncAudit,
+    AsyncConnections,
+    AsyncOrganizations,
+    AsyncSso,
+    Audit,
+    Connections,
+    Organizations,
+    Sso,
+)
 
 
 class Portico:
@@ -23,6 +32,7 @@ class Portico:
         self.organizations = Organizations(self._transport)
         self.connections = Connections(self._transport)
         self.audit = Audit(self._transport)
+        self.sso = Sso(self._transport)
 
     def close(self) -> None:
         self._transport.close()
@@ -45,6 +55,7 @@ class AsyncPortico:
         self.organizations = AsyncOrganizations(self._transport)
         self.connections = AsyncConnections(self._transport)
         self.audit = AsyncAudit(self._transport)
+        self.sso = AsyncSso(self._transport)
 
     async def close(self) -> None:
         await self._transport.close()

@@ -161,3 +161,42 @@ class ExportResult(Resource):
     format: Literal["jsonl", "csv"]
     records: int
     bytes: int
+
+
+class Profile(Resource):
+    """Who signed in: what the IdP said, normalized (`raw_attributes` holds every attribute or claim as sent)."""
+
+    id: str
+    idp_id: str
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    groups: list[str] = Field(default_factory=list)
+    raw_attributes: dict[str, Any] = Field(default_factory=dict)
+    connection_id: str
+    connection_type: Literal["saml", "oidc"]
+    organization_id: str
+
+
+class SignInAttempt(Resource):
+    """One sign-in through a connection (`kind` sign_in) or a test of it (`test`); `subject` and `email` only
+    when it succeeded, `error_code` and `fix_in` when it failed. Never an assertion, token or attribute."""
+
+    id: str
+    kind: Literal["sign_in", "test"]
+    status: Literal["pending", "succeeded", "failed"]
+    connection_id: str
+    connection_version: int
+    organization_id: str
+    error_code: str | None = None
+    fix_in: Literal["identity_provider", "portico"] | None = None
+    subject: str | None = None
+    email: str | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+
+
+class SignInPage(Resource):
+    sign_ins: list[SignInAttempt]
+    next_cursor: str | None = None

@@ -1,8 +1,8 @@
-"""`client.organizations`, `client.connections` and `client.audit`, sync and async alike."""
+"""`client.organizations`, `client.connections`, `client.audit` and `client.sso`, sync and async alike."""
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 from portico_client import _calls as calls
 from portico_client._calls import ExportFormat, Moment
@@ -15,10 +15,15 @@ from portico_client.models import (
     LinkSummary,
     Organization,
     PortalLink,
+    Profile,
+    SignInAttempt,
+    SignInPage,
     VerifyReport,
 )
 
 Destination = str | os.PathLike[str] | BinaryIO
+SignInKind = Literal["sign_in", "test"]
+SignInStatus = Literal["pending", "succeeded", "failed"]
 MAX_PAGES = 1_000_000  # a bound on following cursors, far above any real log at 1,000 records a page
 
 
@@ -231,3 +236,79 @@ class AsyncAudit:
 
     async def verify(self, *, organization_id: str | None = None) -> VerifyReport:
         return calls.verify_report(await self._transport.send(calls.verify_audit(organization_id)))
+
+
+class Sso:
+    """Signing users in through an organization's connection, and the record of every attempt."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self._transport = transport
+
+    def authorization_url(
+        self, *, redirect_uri: str, state: str, organization_id: str | None = None, connection_id: str | None = None,
+    ) -> str:
+        """Where to send the user's browser (no request is made). `redirect_uri` must be registered with Portico
+        (PORTICO_SSO_REDIRECT_URIS); `state` comes back unchanged: check it against the user's session."""
+        return calls.authorization_url(self._transport.base_url, organization_id, connection_id, redirect_uri, state)
+
+    def exchange(self, code: str) -> Profile:
+        """The profile for the `code` your callback received; once, within 10 minutes (else
+        InvalidRequestError with code invalid_grant)."""
+        return calls.profile(self._transport.send(calls.exchange_code(code)))
+
+    def list_sign_ins(
+        self, organization_id: str, *, connection_id: str | None = None, kind: SignInKind | None = None,
+        status: SignInStatus | None = None, cursor: str | None = None, limit: int | None = None,
+    ) -> SignInPage:
+        """One page of attempts, newest first; pass `next_cursor` back for the next."""
+        filters = calls.sign_in_filters(connection_id, kind, status)
+        return calls.sign_in_page(self._transport.send(calls.list_sign_ins(organization_id, filters, cursor, limit)))
+
+    def sign_ins(
+        self, organization_id: str, *, connection_id: str | None = None, kind: SignInKind | None = None,
+        status: SignInStatus | None = None, page_size: int | None = None, cursor: str | None = None,
+    ) -> Iterator[SignInAttempt]:
+        """Every matching attempt, newest first, fetching pages as the iteration needs them."""
+        filters = calls.sign_in_filters(connection_id, kind, status)
+        for _ in range(MAX_PAGES):
+            page = calls.sign_in_page(
+                self._transport.send(calls.list_sign_ins(organization_id, filters, cursor, page_size)))
+            yield from page.sign_ins
+            cursor = calls.next_cursor(page, cursor)
+            if cursor is None:
+                return
+
+
+class AsyncSso:
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._transport = transport
+
+    def authorization_url(
+        self, *, redirect_uri: str, state: str, organization_id: str | None = None, connection_id: str | None = None,
+    ) -> str:
+        return calls.authorization_url(self._transport.base_url, organization_id, connection_id, redirect_uri, state)
+
+    async def exchange(self, code: str) -> Profile:
+        return calls.profile(await self._transport.send(calls.exchange_code(code)))
+
+    async def list_sign_ins(
+        self, organization_id: str, *, connection_id: str | None = None, kind: SignInKind | None = None,
+        status: SignInStatus | None = None, cursor: str | None = None, limit: int | None = None,
+    ) -> SignInPage:
+        filters = calls.sign_in_filters(connection_id, kind, status)
+        return calls.sign_in_page(
+            await self._transport.send(calls.list_sign_ins(organization_id, filters, cursor, limit)))
+
+    async def sign_ins(
+        self, organization_id: str, *, connection_id: str | None = None, kind: SignInKind | None = None,
+        status: SignInStatus | None = None, page_size: int | None = None, cursor: str | None = None,
+    ) -> AsyncIterator[SignInAttempt]:
+        filters = calls.sign_in_filters(connection_id, kind, status)
+        for _ in range(MAX_PAGES):
+            page = calls.sign_in_page(
+                await self._transport.send(calls.list_sign_ins(organization_id, filters, cursor, page_size)))
+            for attempt in page.sign_ins:
+                yield attempt
+            cursor = calls.next_cursor(page, cursor)
+            if cursor is None:
+                return

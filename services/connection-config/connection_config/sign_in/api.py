@@ -1,19 +1,25 @@
 """HTTP routes of sign-in: the browser's hops (authorize, the IdP's answers, a test's start), the app's code
 exchange, and the portal's connection tests. Included before connection_config.api's router."""
+import base64
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+import asyncpg
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict
 
-from connection_config.api import MAX_BODY_BYTES, PortalCaller, portal_caller, read_body
+from connection_config.api import MAX_BODY_BYTES, PortalCaller, management_caller, portal_caller, read_body
+from connection_config.sign_in import store
 from connection_config.sign_in.attempts import AuthorizeQuery, Redirect, SignIns
 from connection_config.sign_in.domain import SignInRequestInvalid
 from portico_events import Actor
-from shared.errors import DomainError, Forbidden
+from shared.errors import DomainError, Forbidden, NotFound
+from shared.ids import is_id
 from shared.internal_auth import Caller, require_caller
 from shared.numbers import whole_number
+from shared.timestamps import rfc3339, rfc3339_or_none
 
 router = APIRouter()
 
@@ -118,3 +124,80 @@ async def test_result(
     service: SignIns = Depends(sign_ins),
 ) -> dict[str, Any]:
     return {"test": await service.test_result(caller.organization_id, connection_id, test_id)}
+
+
+LIST_FILTERS = {"kind": ("sign_in", "test"), "status": ("pending", "succeeded", "failed")}
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+
+
+def _encode_cursor(row: asyncpg.Record) -> str:
+    raw = f"{row['created_at'].isoformat()}|{row['id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, _, attempt_id = raw.partition("|")
+        parsed = datetime.fromisoformat(moment)
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    if parsed is None or parsed.tzinfo is None or not attempt_id:
+        raise DomainError("invalid_cursor", "cursor: not a cursor this API returned.", "cursor", status=400)
+    return parsed, attempt_id
+
+
+def _list_filter(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name) or None
+    if value is not None and value not in LIST_FILTERS[name]:
+        raise DomainError(f"invalid_{name}", f"{name}: one of {', '.join(LIST_FILTERS[name])}.", name, status=400)
+    return value
+
+
+def _list_limit(request: Request) -> int:
+    text = request.query_params.get("limit")
+    if not text:
+        return DEFAULT_LIMIT
+    limit = whole_number(text)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
+        raise DomainError("invalid_limit", f"limit: a whole number from 1 to {MAX_LIMIT}.", "limit", status=400)
+    return limit
+
+
+def attempt_summary(row: asyncpg.Record) -> dict[str, Any]:
+    """One attempt as a list shows it: who and when, the error code; never an answer's data or a secret."""
+    summary: dict[str, Any] = {
+        "id": row["id"], "kind": row["kind"], "status": row["status"], "connection_id": row["connection_id"],
+        "connection_version": row["connection_version"], "organization_id": row["organization_id"],
+        "created_at": rfc3339(row["created_at"]), "finished_at": rfc3339_or_none(row["finished_at"]),
+        "duration_ms": (round((row["finished_at"] - row["created_at"]).total_seconds() * 1000)
+                        if row["finished_at"] is not None else None),
+    }
+    if row["error_code"] is not None:
+        summary.update(error_code=row["error_code"], fix_in=row["error_fix_in"])
+    if row["status"] == "succeeded":
+        summary.update(subject=row["subject"], email=row["email"])
+    return summary
+
+
+@router.get("/api/v1/organizations/{organization_id}/sign_ins")
+async def list_sign_ins(
+    organization_id: str, request: Request, _: Caller = Depends(management_caller),
+    service: SignIns = Depends(sign_ins),
+) -> dict[str, Any]:
+    """An organization's sign-in attempts and connection tests, newest first (the API and the console)."""
+    if not is_id(organization_id, "org"):
+        raise NotFound("not_found", "No such organization.")
+    connection_id = request.query_params.get("connection_id") or None
+    if connection_id is not None and not is_id(connection_id, "conn"):
+        raise DomainError("invalid_connection_id", "connection_id: a connection id (conn_…).", "connection_id",
+                          status=400)
+    cursor = request.query_params.get("cursor")
+    limit = _list_limit(request)
+    rows = await store.list_attempts(
+        service.pool(), organization_id, connection_id=connection_id, kind=_list_filter(request, "kind"),
+        status=_list_filter(request, "status"), before=_decode_cursor(cursor) if cursor else None, limit=limit + 1,
+    )
+    page = rows[:limit]
+    return {"sign_ins": [attempt_summary(row) for row in page],
+            "next_cursor": _encode_cursor(page[-1]) if len(rows) > limit else None}

@@ -132,3 +132,21 @@ class SeenAssertions:
 
 async def forget_old_assertions(db: asyncpg.Pool | PgConnection, now: datetime) -> None:
     await db.execute("DELETE FROM seen_assertions WHERE remember_until < $1", now)
+
+
+async def list_attempts(
+    db: asyncpg.Pool | PgConnection, organization_id: str, *, connection_id: str | None, kind: str | None,
+    status: str | None, before: tuple[datetime, str] | None, limit: int,
+) -> list[asyncpg.Record]:
+    """An organization's attempts, newest first, after the cursor: what a list shows, never an answer's data."""
+    return await db.fetch(
+        """SELECT id, kind, status, connection_id, connection_version, organization_id, error_code, error_fix_in,
+                  profile->>'idp_id' AS subject, profile->>'email' AS email, created_at, finished_at
+           FROM sign_in_attempts
+           WHERE organization_id = $1 AND ($2::text IS NULL OR connection_id = $2)
+             AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR status = $4)
+             AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::text))
+           ORDER BY created_at DESC, id DESC LIMIT $7""",
+        organization_id, connection_id, kind, status, before[0] if before else None, before[1] if before else None,
+        limit,
+    )

@@ -1,0 +1,72 @@
+"""An app signs a user in with portico_client against a real Keycloak (authorization_url → IdP → code →
+sso.exchange), and reads the organization's attempts back (`GET /api/v1/organizations/{id}/sign_ins`, the
+client's sso.sign_ins): newest first, filtered, paged, field errors named, never a token or an attribute."""
+import httpx
+import pytest
+
+from portico_client import AsyncPortico, InvalidRequestError
+from tests.integration.connection_config.sign_in.conftest import APP_CALLBACK, Admin, app_params, oidc_connection
+from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser
+from tests.integration.keycloak.browser import browser, sign_in
+
+
+async def client_sign_in(portico: AsyncPortico, connection_id: str, user: KeycloakUser, state: str) -> dict[str, str]:
+    """The browser's trip from the client's authorization URL back to the app's callback: its query."""
+    url = portico.sso.authorization_url(connection_id=connection_id, redirect_uri=APP_CALLBACK, state=state)
+    async with browser() as browsing:
+        callback = await sign_in(browsing, url, user.username, user.password)
+        assert isinstance(callback, httpx.URL)
+        back = await browsing.get(callback)
+    assert back.status_code == 303, back.text
+    return app_params(back.headers["location"])
+
+
+async def test_the_client_signs_a_user_in_and_lists_the_attempts(
+    admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str, api_key: str,
+) -> None:
+    good = await oidc_connection(admin, keycloak)
+    bad = await oidc_connection(admin, keycloak, client_secret="not-the-client-secret-at-all")
+    async with AsyncPortico(proxy_url, api_key) as portico:
+        params = await client_sign_in(portico, good, user, "state-1")
+        assert params["state"] == "state-1"
+        profile = await portico.sso.exchange(params["code"])
+        assert (profile.email, profile.first_name, profile.connection_id) == (user.email, "Ada", good)
+        assert (profile.organization_id, profile.connection_type) == (admin.organization_id, "oidc")
+        with pytest.raises(InvalidRequestError) as reused:
+            await portico.sso.exchange(params["code"])
+        assert reused.value.code == "invalid_grant"
+        assert (await client_sign_in(portico, bad, user, "state-2"))["error"] == "token_exchange_failed"
+
+        attempts = [a async for a in portico.sso.sign_ins(admin.organization_id, page_size=1)]
+        assert [(a.connection_id, a.status) for a in attempts] == [(bad, "failed"), (good, "succeeded")]
+        failed, succeeded = attempts
+        assert (failed.error_code, failed.fix_in, failed.email, failed.subject) == (
+            "token_exchange_failed", "portico", None, None)
+        assert (succeeded.email, succeeded.subject, succeeded.error_code) == (user.email, profile.idp_id, None)
+        assert succeeded.kind == "sign_in" and succeeded.connection_version >= 1
+        assert succeeded.finished_at is not None and succeeded.duration_ms is not None
+        only_good = await portico.sso.list_sign_ins(admin.organization_id, connection_id=good, status="succeeded")
+        assert [a.id for a in only_good.sign_ins] == [succeeded.id] and only_good.next_cursor is None
+        assert (await portico.sso.list_sign_ins(admin.organization_id, kind="test")).sign_ins == []
+
+
+async def test_the_list_names_the_parameter_it_cannot_use_and_shows_no_answer_data(
+    admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, api: httpx.AsyncClient, proxy_url: str,
+) -> None:
+    connection_id = await oidc_connection(admin, keycloak)
+    path = f"/api/v1/organizations/{admin.organization_id}/sign_ins"
+    for name, value in [("kind", "login"), ("status", "done"), ("limit", "0"), ("limit", "²"),
+                        ("cursor", "bm90IGEgY3Vyc29y"), ("connection_id", "../x")]:
+        refused = await api.get(path, params={name: value})
+        assert refused.status_code == 400, (name, refused.text)
+        assert refused.json()["error"]["field"] == name
+    async with AsyncPortico(proxy_url, str(api.headers["authorization"]).removeprefix("Bearer ")) as portico:
+        params = await client_sign_in(portico, connection_id, user, "s")
+    listed = await api.get(path)
+    assert listed.status_code == 200, listed.text
+    [attempt] = listed.json()["sign_ins"]
+    assert set(attempt) == {"id", "kind", "status", "connection_id", "connection_version", "organization_id",
+                            "subject", "email", "created_at", "finished_at", "duration_ms"}
+    assert params["code"] not in listed.text and "Analytical Engines" not in listed.text
+    assert (await httpx.AsyncClient(base_url=proxy_url).get(path)).status_code == 401
+    assert (await api.get("/api/v1/organizations/not-an-org/sign_ins")).status_code == 404

@@ -126,6 +126,9 @@ def console_link_json(found: LinkWithState, operator_emails: dict[str, str]) -> 
     return {**link_summary_json(found), "created_by": created_by_text(found.link.created_by, operator_emails)}
 
 
+SIGN_IN_FILTERS = ("connection_id", "kind", "status", "cursor", "limit")
+
+
 def _audit_params(request: Request, names: tuple[str, ...]) -> dict[str, str]:
     return {name: value for name in names if (value := request.query_params.get(name))}
 
@@ -214,6 +217,15 @@ async def list_connections(console: Services, organization_id: str, session: Rea
     await console.links.organization(organization_id)
     actor = operator_actor(request, session.operator.id)
     return {"connections": await console.connections.summaries(organization_id, actor)}
+
+
+@router.get("/organizations/{organization_id}/sign_ins")
+async def list_sign_ins(console: Services, organization_id: str, session: ReadConnections, request: Request) -> JSONResponse:
+    """Each connection's recent tests and sign-ins; bad filters come back as connection-config's 400 naming them."""
+    await console.links.organization(organization_id)
+    params = _audit_params(request, SIGN_IN_FILTERS)
+    answer = await console.connections.sign_ins(organization_id, operator_actor(request, session.operator.id), params)
+    return JSONResponse(answer.body, status_code=answer.status, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/organizations/{organization_id}/links")

@@ -92,9 +92,17 @@ everyone who has it until it expires or you revoke it; revoking it ends the sess
 {status_line("connections-status")}
 {table("connections-table", "SSO connections", ["Type", "Provider", "Status", "Version", "Certificate expires", "Updated"], "No SSO connection yet: the customer's IT admin sets one up with a setup link.")}
 </section>
+<section aria-labelledby="sign-ins-heading" class="block">
+<h2 id="sign-ins-heading">Recent tests and sign-ins</h2>
+{status_line("sign-ins-status")}
+{table("sign-ins-table", "Recent tests and sign-ins", ["Started", "Kind", "Connection", "Version", "Result", "User or error", "Took"], SIGN_INS_EMPTY)}
+</section>
 {confirm_dialog()}"""
     return Page("organization", "Organization", body, section="/console/organizations",
                 script={"organization_id": organization_id})
+
+
+SIGN_INS_EMPTY = "No tests or sign-ins yet: they appear here once the IT admin tests a connection or a user signs in."
 
 
 def audit_page() -> Page:

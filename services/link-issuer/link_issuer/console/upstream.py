@@ -22,6 +22,11 @@ class ConnectionReader(InternalClient):
         return [connection_summary(c) for c in answer.body.get("connections", [])]
 
 
+    async def sign_ins(self, organization_id: str, actor: Actor, params: Mapping[str, str]) -> Upstream:
+        """An organization's sign-in attempts and tests, newest first, as connection-config lists them."""
+        return await self.get_json(f"/api/v1/organizations/{organization_id}/sign_ins", actor, params)
+
+
 def connection_summary(connection: Mapping[str, Any]) -> dict[str, Any]:
     certificates = (connection.get("saml") or {}).get("certificates") or []
     expiries = sorted(c["not_after"] for c in certificates if c.get("not_after"))

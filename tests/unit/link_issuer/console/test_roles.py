@@ -30,6 +30,7 @@ RULES: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/console/api/organizations"): {SUPPORT, ADMIN},
     ("GET", "/console/api/organizations/{organization_id}"): {SUPPORT, ADMIN},
     ("GET", "/console/api/organizations/{organization_id}/connections"): {SUPPORT, ADMIN},
+    ("GET", "/console/api/organizations/{organization_id}/sign_ins"): {SUPPORT, ADMIN},
     ("GET", "/console/api/organizations/{organization_id}/links"): {SUPPORT, ADMIN},
     ("POST", "/console/api/organizations/{organization_id}/links"): {SUPPORT, ADMIN},
     ("DELETE", "/console/api/organizations/{organization_id}/links/{link_id}"): {SUPPORT, ADMIN},

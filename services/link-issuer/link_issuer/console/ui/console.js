@@ -14,6 +14,9 @@
   };
   const CONNECTION_STATUS = { draft: "Details missing", configured: "Ready to enable", enabled: "Enabled", disabled: "Disabled" };
   const LINK_STATE = { live: "Live", used: "Used", expired: "Expired", revoked: "Revoked" };
+  const SIGN_INS_EMPTY = "No tests or sign-ins yet: they appear here once the IT admin tests a connection or a user signs in.";
+  const ATTEMPT_STATUS = { pending: "Pending", succeeded: "Succeeded", failed: "Failed" };
+  const FIX_IN = { identity_provider: "their IdP admin fixes it", portico: "fixed in the connection's settings" };
   const ROLE_NAMES = { admin: "Administrator", support: "Support", auditor: "Auditor" };
 
   // Small helpers ---------------------------------------------------------------------------------
@@ -495,6 +498,34 @@
       }
     }
 
+    /* The organization's latest attempts over all its connections (connection-config keeps them). */
+    async function loadSignIns() {
+      try {
+        const { sign_ins: attempts } = await call("GET", `${base}/sign_ins${query({ limit: 20 })}`);
+        fillTable("sign-ins-table", attempts.map((attempt) => {
+          let outcome = el("span", { className: "meta", text: "—" });
+          if (attempt.status === "succeeded") outcome = attempt.email || attempt.subject || "";
+          if (attempt.status === "failed") {
+            outcome = el("span", {}, el("code", {}, attempt.error_code || "failed"),
+              attempt.fix_in ? el("span", { className: "meta" }, ` (${FIX_IN[attempt.fix_in] || attempt.fix_in})`) : "");
+          }
+          return [
+            time(attempt.created_at),
+            attempt.kind === "test" ? "Test" : "Sign-in",
+            el("code", {}, attempt.connection_id),
+            String(attempt.connection_version),
+            badge("attempt", attempt.status, ATTEMPT_STATUS[attempt.status]),
+            outcome,
+            attempt.duration_ms === null || attempt.duration_ms === undefined ? "—" : `${attempt.duration_ms} ms`,
+          ];
+        }), SIGN_INS_EMPTY);
+        say("sign-ins-status", attempts.length ? "The latest 20 at most, newest first." : "");
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        say("sign-ins-status", error.message);
+      }
+    }
+
     async function generate(button, body) {
       const card = byId("generate-card");
       await submitting(card, button, async () => {
@@ -534,7 +565,7 @@
       });
     }
 
-    loadOrganization().then((found) => { if (found) { loadLinks(); loadConnections(); } });
+    loadOrganization().then((found) => { if (found) { loadLinks(); loadConnections(); loadSignIns(); } });
   }
 
   // Audit log -------------------------------------------------------------------------------------

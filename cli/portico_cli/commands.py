@@ -8,7 +8,7 @@ import argparse
 from collections.abc import Callable
 from importlib.metadata import entry_points
 
-from portico_cli import audit, completion, connections, events, links, organizations
+from portico_cli import audit, completion, connections, events, links, organizations, sso
 from portico_cli.output import EXIT_USAGE, CLIError
 
 Registrar = Callable[[argparse._SubParsersAction], None]  # argparse's own type
@@ -20,6 +20,7 @@ CLIENT_GROUPS: list[Registrar] = [
     organizations.register,
     links.register,
     connections.register,
+    sso.register,
     events.register,
     completion.register,
 ]

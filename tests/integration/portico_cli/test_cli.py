@@ -200,10 +200,13 @@ complete_line "portico links "
 complete_line "portico links shareable org_1 --exp"
 complete_line "portico audit export --format "
 complete_line "portico --json eve"
+complete_line "portico sso "
+complete_line "portico sso sign-ins org_1 --kind "
 '''
     done = subprocess.run(["bash", "-c", probe], input=script, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["links", "magic shareable list revoke --help", "--expires-in", "jsonl csv", "events"]
+    assert done.stdout.splitlines() == ["links", "magic shareable list revoke --help", "--expires-in", "jsonl csv", "events",
+                                      "authorize-url exchange sign-ins --help", "sign_in test"]
     assert ok(cli_env, "completion", "zsh").startswith("autoload -U +X bashcompinit && bashcompinit\n")
 
 

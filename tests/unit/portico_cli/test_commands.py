@@ -22,7 +22,7 @@ def group_names() -> list[str]:
 
 
 def test_the_server_adds_api_keys_and_operators_before_the_client_commands():
-    assert group_names() == ["api-keys", "operators", "audit", "organizations", "links", "connections", "events", "completion"]
+    assert group_names() == ["api-keys", "operators", "audit", "organizations", "links", "connections", "sso", "events", "completion"]
 
 
 @pytest.mark.parametrize("args", [("operators", "list"), ("operators",), ("api-keys", "create", "--name", "x")])
@@ -34,7 +34,7 @@ def test_without_the_server_its_commands_end_with_one_line_and_exit_2(monkeypatc
     [line] = err.splitlines()
     assert line == (f"portico: `portico {args[0]}` works on link-issuer's database: run it where Portico's server "
                     "is installed (this portico has only the client's commands)")
-    assert group_names() == ["api-keys", "operators", "audit", "organizations", "links", "connections", "events", "completion"]
+    assert group_names() == ["api-keys", "operators", "audit", "organizations", "links", "connections", "sso", "events", "completion"]
 
 
 def test_a_server_command_that_cannot_be_loaded_is_one_line_and_the_rest_still_works(monkeypatch, capsys):
@@ -68,3 +68,21 @@ def test_audit_events_json_is_the_record_as_the_api_sent_it():
     }
     shown = _document(AuditEvent.model_validate(record))
     assert json.dumps(shown) == json.dumps(record)  # the same members, values and order
+
+
+def test_sso_authorize_url_is_built_from_portico_url_without_a_key_or_a_request(monkeypatch, capsys):
+    monkeypatch.setenv("PORTICO_URL", "https://sso.example.com/")
+    monkeypatch.delenv("PORTICO_API_KEY", raising=False)
+    assert main(["sso", "authorize-url", "--organization", "org_1", "--redirect-uri", "https://app/cb", "--state", "s"]) == 0
+    assert capsys.readouterr().out == (
+        "https://sso.example.com/sso/v1/authorize?organization_id=org_1&redirect_uri=https%3A%2F%2Fapp%2Fcb&state=s\n")
+    assert main(["sso", "authorize-url", "--connection", "conn_1", "--redirect-uri", "https://app/cb", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert len(printed["state"]) >= 20 and printed["url"].endswith(f"&state={printed['state']}")
+    assert "connection_id=conn_1" in printed["url"]
+
+
+def test_sso_exchange_without_a_key_is_one_line_and_exit_2(monkeypatch, capsys):
+    monkeypatch.setenv("PORTICO_API_KEY", "")
+    assert main(["sso", "exchange", "abc"]) == 2
+    assert capsys.readouterr().err.startswith("portico: set PORTICO_API_KEY")

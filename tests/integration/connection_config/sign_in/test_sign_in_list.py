@@ -1,13 +1,22 @@
 """An app signs a user in with portico_client against a real Keycloak (authorization_url → IdP → code →
 sso.exchange), and reads the organization's attempts back (`GET /api/v1/organizations/{id}/sign_ins`, the
-client's sso.sign_ins): newest first, filtered, paged, field errors named, never a token or an attribute."""
+client's sso.sign_ins, `portico sso …`): newest first, filtered, paged, field errors named, never a token or an
+attribute."""
+import json
+import os
+import subprocess
+import sys
+
 import httpx
 import pytest
 
 from portico_client import AsyncPortico, InvalidRequestError
+from shared.settings import Settings
 from tests.integration.connection_config.sign_in.conftest import APP_CALLBACK, Admin, app_params, oidc_connection
+from tests.integration.console import signed_in
 from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser
 from tests.integration.keycloak.browser import browser, sign_in
+from tests.integration.stack import ROOT
 
 
 async def client_sign_in(portico: AsyncPortico, connection_id: str, user: KeycloakUser, state: str) -> dict[str, str]:
@@ -70,3 +79,68 @@ async def test_the_list_names_the_parameter_it_cannot_use_and_shows_no_answer_da
     assert params["code"] not in listed.text and "Analytical Engines" not in listed.text
     assert (await httpx.AsyncClient(base_url=proxy_url).get(path)).status_code == 401
     assert (await api.get("/api/v1/organizations/not-an-org/sign_ins")).status_code == 404
+
+
+def cli(api_key: str, proxy_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PORTICO_URL": proxy_url, "PORTICO_API_KEY": api_key}
+    return subprocess.run([sys.executable, "-m", "portico_cli", *args], capture_output=True, text=True, timeout=60,
+                          env=env, cwd=ROOT)
+
+
+async def test_the_cli_starts_a_sign_in_exchanges_the_code_and_lists_the_attempts(
+    admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str, api_key: str,
+) -> None:
+    connection_id = await oidc_connection(admin, keycloak)
+    started = cli(api_key, proxy_url, "sso", "authorize-url", "--organization", admin.organization_id,
+                  "--redirect-uri", APP_CALLBACK, "--state", "cli-state")
+    assert started.returncode == 0, started.stderr
+    async with browser() as browsing:
+        callback = await sign_in(browsing, started.stdout.strip(), user.username, user.password)
+        assert isinstance(callback, httpx.URL)
+        back = await browsing.get(callback)
+    params = app_params(back.headers["location"])
+    assert params["state"] == "cli-state"
+
+    exchanged = cli(api_key, proxy_url, "sso", "exchange", params["code"], "--json")
+    assert exchanged.returncode == 0, exchanged.stderr
+    profile = json.loads(exchanged.stdout)["profile"]
+    assert (profile["email"], profile["connection_id"]) == (user.email, connection_id)
+    again = cli(api_key, proxy_url, "sso", "exchange", params["code"])
+    assert again.returncode == 2 and again.stdout == "" and "Traceback" not in again.stderr
+    [line] = again.stderr.splitlines()
+    assert line.startswith("portico: ") and "invalid_grant, HTTP 400" in line
+
+    listed = cli(api_key, proxy_url, "--json", "sso", "sign-ins", admin.organization_id, "--connection", connection_id)
+    assert listed.returncode == 0, listed.stderr
+    [attempt] = json.loads(listed.stdout)["sign_ins"]
+    assert (attempt["status"], attempt["email"], attempt["kind"]) == ("succeeded", user.email, "sign_in")
+    table = cli(api_key, proxy_url, "sso", "sign-ins", admin.organization_id, "--kind", "sign_in").stdout.splitlines()
+    assert table[0].split()[:4] == ["ID", "CREATED_AT", "KIND", "STATUS"]
+    assert table[1].split()[0] == attempt["id"] and len(table) == 2
+    bad = cli(api_key, proxy_url, "sso", "sign-ins", admin.organization_id, "--connection", "nope")
+    assert bad.returncode == 2 and "field connection_id" in bad.stderr, bad.stderr
+
+
+async def test_the_console_shows_an_organizations_recent_sign_ins_to_support_not_to_auditors(
+    admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str, api_key: str, settings: Settings,
+) -> None:
+    connection_id = await oidc_connection(admin, keycloak)
+    support, auditor = await signed_in(settings, "support"), await signed_in(settings, "auditor")
+    try:
+        path = f"/console/api/organizations/{admin.organization_id}/sign_ins"
+        assert (await support.client.get(path)).json() == {"sign_ins": [], "next_cursor": None}
+        async with AsyncPortico(proxy_url, api_key) as portico:
+            await client_sign_in(portico, connection_id, user, "console")
+        listed = await support.client.get(path, params={"connection_id": connection_id, "limit": 20})
+        assert listed.status_code == 200, listed.text
+        [attempt] = listed.json()["sign_ins"]
+        assert (attempt["status"], attempt["email"], attempt["connection_id"]) == ("succeeded", user.email, connection_id)
+        refused = await support.client.get(path, params={"kind": "login"})
+        assert refused.status_code == 400 and refused.json()["error"]["field"] == "kind"
+        assert (await auditor.client.get(path)).status_code == 403
+        assert (await support.client.get("/console/api/organizations/org_doesnotexist/sign_ins")).status_code == 404
+        page = await support.client.get(f"/console/organizations/{admin.organization_id}")
+        assert page.status_code == 200 and 'id="sign-ins-table"' in page.text and "No tests or sign-ins yet" in page.text
+    finally:
+        await support.client.aclose()
+        await auditor.client.aclose()

@@ -180,7 +180,21 @@ def attempt_summary(row: asyncpg.Record) -> dict[str, Any]:
     return summary
 
 
-@router.get("/api/v1/organizations/{organization_id}/sign_ins")
+def _query_parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+LIST_PARAMETERS = [
+    _query_parameter("connection_id", "Only this connection's attempts.", {"type": "string"}),
+    _query_parameter("kind", "An app's sign-ins or the portal's tests.", {"enum": list(LIST_FILTERS["kind"])}),
+    _query_parameter("status", "Only attempts in this status.", {"enum": list(LIST_FILTERS["status"])}),
+    _query_parameter("limit", f"At most this many (default {DEFAULT_LIMIT}).",
+                     {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+    _query_parameter("cursor", "The next_cursor of the page before.", {"type": "string"}),
+]
+
+
+@router.get("/api/v1/organizations/{organization_id}/sign_ins", openapi_extra={"parameters": LIST_PARAMETERS})
 async def list_sign_ins(
     organization_id: str, request: Request, _: Caller = Depends(management_caller),
     service: SignIns = Depends(sign_ins),

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, FrameLocator, Page, async_playwright, expect
 
 from tests.integration.stack import LOCAL, ROOT, is_ours
 
@@ -142,6 +142,16 @@ def connection_config_allowing(proxy: str, host_port: str) -> Iterator[None]:
         _services("stop", plain)
         _services("start", plain)
         _wait_ready(proxy)
+
+
+async def pass_test_step(page: Page, portal: Page | FrameLocator) -> None:
+    """The guide's test step: press Test connection (the sign-in opens in a new tab, at a loopback IdP that
+    signs in without a form), wait until the guide shows the test succeeded, and close that tab."""
+    async with page.context.expect_page() as opened:
+        await portal.get_by_role("button", name="Test connection").click()
+    await expect(portal.locator("#test-succeeded")).to_be_visible(timeout=30_000)
+    await (await opened.value).close()
+    await expect(portal.get_by_role("button", name="Enable single sign-on")).to_be_enabled()
 
 
 def path_of(url: str) -> str:

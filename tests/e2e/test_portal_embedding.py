@@ -4,6 +4,8 @@ import asyncio
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -13,10 +15,12 @@ from tests.e2e.conftest import (
     ConsoleErrors,
     Screenshots,
     managed_connections,
+    pass_test_step,
     path_of,
 )
 from tests.factories import create_organization, magic_link, shareable_link
-from tests.fixtures.identity_providers import LoopbackServer, Route, loopback_server, make_certificate, pem
+from tests.fixtures.identity_providers import LoopbackServer, Route, loopback_server, pem, saml_idp
+from tests.unit.connection_config.sso.idp import certificate_for
 
 PORTICO_ORIGIN = "http://127.0.0.1:8080"
 
@@ -106,15 +110,21 @@ async def test_an_allowed_origin_frames_the_portal_and_hears_every_step(
     await portal.get_by_label("Signing certificate").fill("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----")
     await portal.get_by_role("button", name="Save and continue").click()
     await expect(portal.locator("#saml-certificates-error")).to_contain_text("is not a valid X.509 certificate")
-    soon_expiring = make_certificate(common_name="idp.umbrella.example", valid_days=10)
-    await portal.get_by_label("Signing certificate").fill(pem(soon_expiring))
-    await portal.get_by_role("button", name="Save and continue").click()
+    with saml_idp() as idp:  # signs with a certificate that expires in 10 days
+        soon_expiring = certificate_for(idp.signer.key, valid_from=datetime.now(UTC) - timedelta(days=1), valid_days=11,
+                                        common_name="idp.umbrella.example")
+        idp.signer = replace(idp.signer, certificate=soon_expiring)
+        await portal.get_by_label("IdP entity ID").fill(idp.entity_id)
+        await portal.get_by_label("Single sign-on URL").fill(idp.sso_url)
+        await portal.get_by_label("Signing certificate").fill(pem(soon_expiring))
+        await portal.get_by_role("button", name="Save and continue").click()
 
-    await expect(portal.get_by_role("heading", level=1)).to_have_text("Review your Other SAML provider connection")
-    warning = portal.get_by_role("region", name="Warnings")
-    await expect(warning).to_contain_text("expires on")
-    await screenshots.take(page, "framed-review-with-expiry-warning")
-    await portal.get_by_role("button", name="Enable single sign-on").click()
+        await expect(portal.get_by_role("heading", level=1)).to_have_text("Review your Other SAML provider connection")
+        warning = portal.get_by_role("region", name="Warnings")
+        await expect(warning).to_contain_text("expires on")
+        await screenshots.take(page, "framed-review-with-expiry-warning")
+        await pass_test_step(page, portal)  # the sign-in opens in a new tab; the frame shows the outcome
+        await portal.get_by_role("button", name="Enable single sign-on").click()
     enabled = await wait_for_event(page, "portico.connection.enabled")
     assert enabled["provider"] == "generic_saml" and enabled["status"] == "enabled"
     assert enabled["connection_id"].startswith("conn_")

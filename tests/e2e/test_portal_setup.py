@@ -12,15 +12,11 @@ from tests.e2e.conftest import (
     Screenshots,
     connection_config_allowing,
     managed_connections,
+    pass_test_step,
 )
 from tests.factories import create_organization, magic_link, shareable_link
-from tests.fixtures.identity_providers import (
-    LoopbackServer,
-    discovery_document,
-    loopback_server,
-    make_certificate,
-    vendor_metadata,
-)
+from tests.fixtures.identity_providers import oidc_provider, saml_idp
+from tests.fixtures.oidc_provider import LoopbackOidcProvider
 
 FAILED_API_CALL = r"Failed to load resource: the server responded with a status of 4(09|12|22)"
 
@@ -65,16 +61,19 @@ async def test_admin_sets_up_okta_saml_by_uploading_metadata(
     await expect(page.get_by_label("Metadata file (XML)")).to_have_attribute("aria-invalid", "true")
     await screenshots.take(page, "inline-error")
 
-    okta_metadata = tmp_path / "okta-metadata.xml"
-    okta_metadata.write_text(vendor_metadata("okta", make_certificate(common_name="okta.example.com")))
-    await page.get_by_label("Metadata file (XML)").set_input_files(str(okta_metadata))
-    await page.get_by_role("button", name="Save and continue").click()
+    with saml_idp() as okta:  # a loopback IdP standing in for Okta: the test step signs in there
+        okta_metadata = tmp_path / "okta-metadata.xml"
+        okta_metadata.write_text(okta.metadata())
+        await page.get_by_label("Metadata file (XML)").set_input_files(str(okta_metadata))
+        await page.get_by_role("button", name="Save and continue").click()
 
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Review your Okta connection")
-    await expect(page.get_by_text("http://www.okta.com/exk1fcia6d6EMsf331d8")).to_be_visible()
-    await expect(page.get_by_text("CN=okta.example.com")).to_be_visible()
-    await screenshots.take(page, "review")
-    await page.get_by_role("button", name="Enable single sign-on").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Review your Okta connection")
+        await expect(page.get_by_text(okta.entity_id, exact=True)).to_be_visible()
+        await expect(page.get_by_text("CN=idp.loopback.test")).to_be_visible()
+        await expect(page.get_by_role("button", name="Enable single sign-on")).to_be_disabled()
+        await screenshots.take(page, "review")
+        await pass_test_step(page, page)
+        await page.get_by_role("button", name="Enable single sign-on").click()
 
     await expect(page.get_by_role("heading", level=1)).to_have_text("Single sign-on with Okta is on")
     await screenshots.take(page, "enabled")
@@ -84,7 +83,7 @@ async def test_admin_sets_up_okta_saml_by_uploading_metadata(
 
     [connection] = await managed_connections(api, org_id)
     assert (connection["type"], connection["provider"], connection["status"]) == ("saml", "okta", "enabled")
-    assert connection["saml"]["idp_entity_id"] == "http://www.okta.com/exk1fcia6d6EMsf331d8"
+    assert connection["saml"]["idp_entity_id"] == okta.entity_id
 
     assert console.unexpected(FAILED_API_CALL) == []
 
@@ -95,20 +94,17 @@ async def test_admin_sets_up_okta_saml_by_uploading_metadata(
 
 
 @pytest.fixture(scope="module")
-def keycloak_idp(proxy_url: str) -> Iterator[LoopbackServer]:
-    """A loopback OpenID provider publishing its discovery document, which connection-config may reach."""
-    with loopback_server() as idp:
-        issuer = idp.url("/realms/acme")
-        idp.serve_json("/realms/acme/.well-known/openid-configuration", discovery_document(issuer))
-        with connection_config_allowing(proxy_url, idp.host_port):
-            yield idp
+def keycloak_idp(proxy_url: str) -> Iterator[LoopbackOidcProvider]:
+    """A loopback OpenID provider standing in for Keycloak, which connection-config may reach."""
+    with oidc_provider(client_id="sso-login") as idp, connection_config_allowing(proxy_url, idp.server.host_port):
+        yield idp
 
 
 async def test_admin_sets_up_keycloak_oidc_then_manages_the_connection(
-    api: httpx.AsyncClient, proxy_url: str, keycloak_idp: LoopbackServer, page: Page, console: ConsoleErrors,
+    api: httpx.AsyncClient, proxy_url: str, keycloak_idp: LoopbackOidcProvider, page: Page, console: ConsoleErrors,
     screenshots: Screenshots,
 ):
-    issuer = keycloak_idp.url("/realms/acme")
+    issuer = keycloak_idp.issuer
     org_id = await create_organization(api, "Initech")
     await page.goto((await shareable_link(api, org_id))["location"])
     await page.get_by_role("link", name="Start").click()
@@ -126,7 +122,7 @@ async def test_admin_sets_up_keycloak_oidc_then_manages_the_connection(
 
     await page.get_by_label("Issuer URL").fill(issuer + "/")
     await page.get_by_label("Client ID").fill("sso-login")
-    await page.get_by_label("Client secret").fill("kc-secret-0123456789abcdef")
+    await page.get_by_label("Client secret").fill(keycloak_idp.client_secret)
     await page.get_by_role("button", name="Save and continue").click()
     issuer_error = page.locator("#oidc-issuer-error")
     await expect(issuer_error).to_contain_text(f"Use exactly '{issuer}' as the issuer.")
@@ -136,9 +132,10 @@ async def test_admin_sets_up_keycloak_oidc_then_manages_the_connection(
     await page.get_by_label("Issuer URL").fill(issuer)
     await page.get_by_role("button", name="Save and continue").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Review your Keycloak connection")
-    await expect(page.get_by_text("set, ending in cdef")).to_be_visible()
+    await expect(page.get_by_text(f"set, ending in {keycloak_idp.client_secret[-4:]}")).to_be_visible()
     await expect(page.get_by_text(f"{issuer}/oauth2/v1/authorize")).to_be_visible()
     await screenshots.take(page, "oidc-review")
+    await pass_test_step(page, page)
     await page.get_by_role("button", name="Enable single sign-on").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Single sign-on with Keycloak is on")
     await page.get_by_role("button", name="Finish setup").click()
@@ -147,7 +144,7 @@ async def test_admin_sets_up_keycloak_oidc_then_manages_the_connection(
     [connection] = await managed_connections(api, org_id)
     assert (connection["type"], connection["provider"], connection["status"]) == ("oidc", "keycloak", "enabled")
     assert connection["oidc"]["issuer"] == issuer and connection["oidc"]["client_secret_set"] is True
-    assert "/realms/acme/.well-known/openid-configuration" in keycloak_idp.requests
+    assert "/realms/acme/.well-known/openid-configuration" in keycloak_idp.server.requests
 
     # A shareable link's session goes on after setup: the admin manages the connection.
     await page.goto(f"{proxy_url}/portal/")

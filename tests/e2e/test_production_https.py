@@ -9,10 +9,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Request, Response, async_playwright, expect
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Screenshots
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Screenshots, pass_test_step
 from tests.e2e.production import HELM, HOST_PAGE_HOST, LocaltestTransport, Production, production_stack, trust_store
 from tests.e2e.test_portal_embedding import host_page
-from tests.fixtures.identity_providers import LoopbackServer, Route, loopback_server, make_certificate, pem
+from tests.fixtures.identity_providers import LoopbackServer, Route, loopback_server, saml_idp
 from tests.integration.polling import eventually
 from tests.integration.stack import Stack
 from tests.integration.test_no_secrets_in_logs import RUN_LOGS, hits, log_files, token_of, token_parts
@@ -141,12 +141,15 @@ async def test_a_magic_link_framed_by_another_site_on_https_opens_the_portal_and
     await portal.get_by_role("button", name="Continue").click()
     await portal.get_by_role("link", name="Next: enter Other SAML provider's details").click()
     await portal.get_by_label("Enter the values one by one").check()
-    await portal.get_by_label("IdP entity ID").fill("https://idp.initech.example/saml")
-    await portal.get_by_label("Single sign-on URL").fill("https://idp.initech.example/saml/sso")
-    await portal.get_by_label("Signing certificate").fill(pem(make_certificate(common_name="idp.initech.example")))
-    await portal.get_by_role("button", name="Save and continue").click()
-    await expect(portal.get_by_role("heading", level=1)).to_have_text("Review your Other SAML provider connection")
-    await portal.get_by_role("button", name="Enable single sign-on").click()
+    with saml_idp() as idp:
+        await portal.get_by_label("IdP entity ID").fill(idp.entity_id)
+        await portal.get_by_label("Single sign-on URL").fill(idp.sso_url)
+        await portal.get_by_label("Signing certificate").fill(idp.certificate_pem)
+        await portal.get_by_role("button", name="Save and continue").click()
+        await expect(portal.get_by_role("heading", level=1)).to_have_text("Review your Other SAML provider connection")
+        # The new tab is first-party, without the frame's partitioned session: the frame shows the outcome.
+        await pass_test_step(https_page, portal)
+        await portal.get_by_role("button", name="Enable single sign-on").click()
     enabled = await wait_for_event(https_page, "portico.connection.enabled")
     await screenshots.take(https_page, "https-framed-enabled")
 

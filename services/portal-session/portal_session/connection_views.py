@@ -209,22 +209,38 @@ def configure_page(site: Site, context: PageContext, guide: Guide, connection: d
                   title=f"Enter {idp}'s details", body=body, step=3)
 
 
+def connection_test_step(idp: str) -> str:
+    """The guide's last step before Enable: one real sign-in at the IdP, its outcome shown here (portal.js)."""
+    return f"""<section class="card test-step" aria-labelledby="test-title"><h2 id="test-title">Test connection</h2>
+<p>Sign in once at {e(idp)} as yourself, in a new tab. Nobody is signed in to anything: you see exactly what
+{e(idp)} sends, or what is wrong and who can fix it.</p>
+<div class="actions"><button type="button" class="button" id="test-connection">Test connection</button>
+<a class="button secondary" id="test-open" target="_blank" rel="noopener" hidden>Open the sign-in in a new tab</a></div>
+<div id="test-outcome" aria-live="polite"></div>
+</section>"""
+
+
 def review_page(site: Site, context: PageContext, guide: Guide, connection: dict[str, Any]) -> str:
     idp = guide.name
     status = connection["status"]
+    test_step = ""
     if status == "enabled":
         action = f'<a class="button" href="/portal/connections/{e(connection["id"])}/done">Continue</a>'
     else:
-        disabled = " disabled" if status == "draft" else ""
-        action = f'<button type="button" class="button" id="enable-connection"{disabled}>Enable single sign-on</button>'
+        # Offered once the current version has passed a test (portal.js turns it on; the API refuses it otherwise).
+        action = ('<button type="button" class="button" id="enable-connection" aria-describedby="enable-hint" disabled>'
+                  'Enable single sign-on</button>')
+        test_step = connection_test_step(idp) if status != "draft" else ""
     body = f"""<h1>Review your {e(idp)} connection</h1>
 <p class="lead">{status_badge(status)} {"Everything needed is here." if status != "draft" else "Some details are still missing."}</p>
 <div class="form-error" id="form-error" role="alert" tabindex="-1" hidden></div>
 {warnings_list(connection)}
 <section class="card" aria-labelledby="idp-title"><h2 id="idp-title">{e(idp)} ({e(PROTOCOL_NAMES[connection['type']])})</h2>
 {idp_summary(connection)}</section>
+{test_step}
 <div class="actions">{action}
-<a class="button secondary" href="/portal/connections/{e(connection['id'])}/configure">Edit details</a></div>"""
+<a class="button secondary" href="/portal/connections/{e(connection['id'])}/configure">Edit details</a></div>
+{"" if status == "enabled" else '<p class="hint" id="enable-hint">Enable becomes available once a test of these details succeeds.</p>'}"""
     return layout(site, _with_connection(context, connection, guide), page="review",
                   title=f"Review {idp}", body=body, step=4)
 

@@ -20,7 +20,7 @@ DETAIL_LABELS = {
 def who_fixes(fix_in: str | None, idp: str, product: str) -> str:
     if fix_in == "identity_provider":
         return f"Your identity provider's admin, in {idp}"
-    return f"The {product} team (the SaaS vendor), not you: tell them this error code"
+    return f"The connection's settings in {product}: edit its details (or ask the {product} team, the SaaS vendor)"
 
 
 def _row(label: str, value: str) -> str:
@@ -69,9 +69,9 @@ def _failure(test: dict[str, Any], idp: str, product: str) -> str:
     rows = [_row("Error code", _mono(error.get("code"))),
             _row("Who must fix it", e(who_fixes(error.get("fix_in"), idp, product)))]
     if "expected" in error:
-        rows.append(_row("Expected", _mono(error.get("expected"))))
+        rows.append(_row("Expected", _raw_value(error.get("expected"))))
     if "actual" in error:
-        rows.append(_row("Received", _mono(error.get("actual"))))
+        rows.append(_row("Received", _raw_value(error.get("actual"))))
     return f"""<div class="callout test-failed" role="alert"><h2>The test sign-in failed</h2>
 <p id="test-error-message">{e(error.get("message"))}</p></div>
 <section class="card" aria-labelledby="error-title"><h2 id="error-title">What went wrong</h2>

@@ -11,7 +11,7 @@ from portal_session.domain import GoneLink
 from portal_session.guides import PROTOCOL_NAMES, Guide
 from shared.pages import config_block, e
 
-STEPS = ("Choose provider", "Set up your provider", "Enter its details", "Review and enable")
+STEPS = ("Choose provider", "Set up your provider", "Enter its details", "Test and enable")
 STATUS_LABELS = {
     "draft": "Details missing",
     "configured": "Ready to enable",
@@ -243,7 +243,7 @@ def welcome_page(
 <li><strong>Choose your identity provider</strong>: Okta, Microsoft Entra ID, Google Workspace and others, with SAML or OpenID Connect.</li>
 <li><strong>Follow the guide</strong> for it: create an application in its admin console with the values we show you.</li>
 <li><strong>Enter what your identity provider gives back</strong>: its metadata, or its issuer, client ID and secret. We check everything and explain any problem.</li>
-<li><strong>Review and enable</strong> the connection.</li>
+<li><strong>Test and enable</strong>: sign in once at your identity provider to see exactly what it sends, then turn the connection on.</li>
 </ol>
 <p class="hint">It takes about 10 minutes. You need administrator access to your identity provider.</p>
 <p><a class="button" href="/portal/providers">{e(start_label)}</a></p>

@@ -414,6 +414,7 @@
   function reviewPage() {
     var enable = byId("enable-connection");
     if (!enable) return;
+    testStep(enable);
     enable.addEventListener("click", function () {
       clearErrors(document);
       changeStatus("enable", enable, function () { window.location.assign(connectionPath("/done")); });
@@ -466,6 +467,107 @@
   // Connection tests -----------------------------------------------------------------------------
 
   var TEST_POLL_MS = 1500;
+  var TEST_WAIT_MS = 15 * 60 * 1000;  // as long as an admin may take to sign in at the IdP
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function summaryRow(list, label, value, prose) {
+    var row = element("div", "value-row");
+    row.append(element("dt", "", label));
+    var dd = element("dd");
+    dd.append(element("span", prose ? "" : "mono", value === undefined || value === null || value === "" ? "none" : value));
+    row.append(dd);
+    list.append(row);
+  }
+
+  function whoFixes(fixIn) {
+    return fixIn === "identity_provider"
+      ? "Your identity provider's admin, in " + config.connection.provider_name
+      : "The connection's settings in " + config.product + ": edit its details (or ask the " + config.product + " team, the SaaS vendor)";
+  }
+
+  /* The outcome of a test, inline: what the IdP sent, or the error with who must fix it. */
+  function testOutcome(test) {
+    var succeeded = test.status === "succeeded";
+    var box = element("div", "callout " + (succeeded ? "test-succeeded" : "test-failed"));
+    box.id = "test-" + test.status;
+    box.append(element("h3", "", succeeded ? "The test sign-in worked" : "The test sign-in failed"));
+    var list = element("dl", "summary");
+    if (succeeded) {
+      var profile = test.profile || {};
+      summaryRow(list, "Email", profile.email);
+      summaryRow(list, "Name", [profile.first_name, profile.last_name].filter(Boolean).join(" "));
+      summaryRow(list, "Groups", (profile.groups || []).join(", "));
+      summaryRow(list, "Attributes received", Object.keys(profile.raw_attributes || {}).length);
+    } else {
+      var error = test.error || {};
+      box.append(element("p", "", error.message));
+      summaryRow(list, "Error code", error.code);
+      summaryRow(list, "Who must fix it", whoFixes(error.fix_in), true);
+      if ("expected" in error) summaryRow(list, "Expected", [].concat(error.expected).join(", "));
+      if ("actual" in error) summaryRow(list, "Received", [].concat(error.actual).join(", "));
+    }
+    box.append(list);
+    var more = element("a", "", succeeded ? "See everything received" : "See the full result");
+    more.href = connectionPath("/tests/" + encodeURIComponent(test.id));
+    box.append(more);
+    return box;
+  }
+
+  function testStep(enable) {
+    var start = byId("test-connection");
+    if (!start) return;
+    var outcome = byId("test-outcome");
+    var openLink = byId("test-open");
+    var key = "portico.test." + config.connection.id;
+    var current = null;
+    function remember(id) { try { window.localStorage.setItem(key, id); } catch (ignored) { /* storage refused */ } }
+    function remembered() { try { return window.localStorage.getItem(key); } catch (ignored) { return null; } }
+    function show(test) {
+      outcome.replaceChildren(testOutcome(test));
+      var passed = test.status === "succeeded" && test.connection_version === config.connection.version;
+      enable.disabled = !passed;
+      announce(test.status === "succeeded" ? "The test sign-in worked." : "The test sign-in failed.");
+    }
+    function poll(id, deadline) {
+      if (id !== current) return;  // a newer test replaced this one
+      api("GET", apiPath("/tests/" + encodeURIComponent(id))).then(function (result) {
+        if (result.status === 401 || result.status === 404) return;
+        var test = result.ok ? result.data.test : null;
+        if (test && test.connection_version !== config.connection.version) return;  // a test of earlier details
+        if (test && test.status !== "pending") { show(test); return; }
+        if (Date.now() < deadline) window.setTimeout(function () { poll(id, deadline); }, TEST_POLL_MS);
+      });
+    }
+    function follow(id) { current = id; poll(id, Date.now() + TEST_WAIT_MS); }
+    start.addEventListener("click", function () {
+      clearErrors(document);
+      // Opened now, while the click counts, so no popup blocker stops it; pointed at the IdP once the test exists.
+      var tab = window.open("", "_blank");
+      busy(start, true, "Starting…");
+      api("POST", apiPath("/tests")).then(function (result) {
+        busy(start, false);
+        if (!result.ok) { if (tab) tab.close(); showError(document, result.error); return; }
+        var test = result.data.test;
+        var location = new URL(test.location, window.location.href).href;
+        remember(test.id);
+        if (tab) { tab.opener = null; tab.location.href = location; openLink.hidden = true; }
+        else { openLink.href = location; openLink.hidden = false; }  // blocked (or a sandboxed frame): the admin opens it
+        var waiting = element("div", "callout", "Sign in at " + config.connection.provider_name +
+          " in the new tab. The result appears here.");
+        waiting.id = "test-waiting";
+        outcome.replaceChildren(waiting);
+        follow(test.id);
+      });
+    });
+    var last = remembered();
+    if (last) follow(last);
+  }
 
   function testResultPage() {
     // A pending test is still at the IdP: read it again until it is over, then show the page it ended with.

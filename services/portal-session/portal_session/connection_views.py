@@ -273,8 +273,8 @@ def manage_page(site: Site, context: PageContext, guide: Guide | None, connectio
     toggle = ""
     if status == "enabled":
         toggle = '<button type="button" class="button secondary" id="disable-connection">Disable</button>'
-    elif status in ("configured", "disabled"):
-        toggle = '<button type="button" class="button" id="enable-connection">Enable</button>'
+    elif status in ("configured", "disabled"):  # enabling goes through a test of the current version
+        toggle = f'<a class="button" href="/portal/connections/{cid}/review">Test and enable</a>'
     who = changed_by(connection.get("updated_by"), session_id, site.brand.product_name)
     guide_link = f'<a class="button secondary" href="/portal/connections/{cid}/guide">View the guide</a>' if guide else ""
     body = f"""<h1>{e(idp)} ({e(PROTOCOL_NAMES.get(connection['type'], connection['type']))})</h1>

@@ -1,7 +1,7 @@
 """The result page of a connection test without servers: what succeeded, what failed and who fixes it."""
 import re
 
-from portal_session.connection_views import review_page
+from portal_session.connection_views import manage_page, review_page
 from portal_session.result_views import result_page
 from portal_session.views import PageContext
 from tests.unit.portal_session.test_pages import GUIDES, saml_connection, site
@@ -59,3 +59,10 @@ def test_the_review_page_ends_in_a_test_step_and_offers_enable_only_after_a_test
     assert 'id="test-connection"' not in draft
     enabled = review_page(site(), PageContext(), GUIDES["okta"], saml_connection(status="enabled"))
     assert 'id="test-connection"' not in enabled and 'id="enable-connection"' not in enabled
+
+
+def test_the_manage_page_sends_enabling_through_the_test_step():
+    for status in ("configured", "disabled"):
+        page = manage_page(site(), PageContext(), GUIDES["okta"], saml_connection(status=status), "ses_1")
+        assert 'href="/portal/connections/conn_0123456789abcdefghijklmnop/review">Test and enable</a>' in page
+        assert 'id="enable-connection"' not in page

@@ -422,10 +422,8 @@
   }
 
   function managePage() {
-    var enable = byId("enable-connection");
     var disable = byId("disable-connection");
     var reload = function () { window.location.reload(); };
-    if (enable) enable.addEventListener("click", function () { clearErrors(document); changeStatus("enable", enable, reload); });
     if (disable) disable.addEventListener("click", function () { clearErrors(document); changeStatus("disable", disable, reload); });
 
     var dialog = byId("delete-dialog");

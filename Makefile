@@ -64,7 +64,7 @@ helm-check:
 	@bash deploy/helm/tools.sh check
 
 # Every benchmark with its baselines, then one summary table (figure, baseline, ratio, target); JSON under
-# bench/results/ (git-ignored). Under five minutes; `$(PY) -m bench --quick` is a smoke run.
+# bench/results/ (git-ignored). About five minutes with the sign-in bench against Keycloak (bench/sso.py); `$(PY) -m bench --quick` is a smoke run.
 bench: up
 	$(PY) -m bench
 

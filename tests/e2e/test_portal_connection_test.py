@@ -1,6 +1,5 @@
 """The portal's test step in a real browser, against the loopback SAML IdP: a test that succeeds shows what
 the IdP sent and makes Enable available; one that fails says why and who fixes it, and Enable stays off."""
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +11,6 @@ from tests.e2e.conftest import ConsoleErrors, Screenshots, managed_connections
 from tests.factories import create_organization, magic_link
 from tests.fixtures.identity_providers import IdpUser, saml_idp
 from tests.fixtures.saml_idp import LoopbackSamlIdp, SamlMisbehaviour
-from tests.integration.stack import ROOT
-
-DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -63,8 +59,7 @@ async def test_a_test_that_succeeds_shows_what_the_idp_sent_and_then_enable_is_o
     await expect(result.locator("#test-profile")).to_contain_text("grace@globex.example")
     await expect(result.locator("#test-profile")).to_contain_text("engineering")
     await expect(result.locator(".raw-attributes")).to_contain_text("firstName")
-    shot = await screenshots.take(result, "test-succeeded")
-    shutil.copy(shot, DOCS_SCREENSHOTS / "portal-test-succeeded.png")
+    await screenshots.take(result, "test-succeeded")  # docs/screenshots/portal-test-succeeded.png is a copy
     await result.close()
 
     await expect(page.locator("#test-succeeded")).to_contain_text("grace@globex.example")
@@ -86,8 +81,7 @@ async def test_a_test_that_fails_says_why_and_who_fixes_it_and_enable_stays_off(
     result = await run_test(page)
     await expect(result.get_by_role("heading", name="The test sign-in failed")).to_be_visible()
     await expect(result.locator("#test-error")).to_contain_text("certificate_mismatch")
-    shot = await screenshots.take(result, "test-failed")
-    shutil.copy(shot, DOCS_SCREENSHOTS / "portal-test-failed.png")
+    await screenshots.take(result, "test-failed")  # docs/screenshots/portal-test-failed.png is a copy
     await result.close()
 
     await expect(page.locator("#test-failed")).to_contain_text("certificate_mismatch")

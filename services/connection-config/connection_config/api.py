@@ -78,7 +78,8 @@ def _required_version(request: Request) -> int:
     return version
 
 
-async def read_body(request: Request, model: type[Body]) -> Body:
+async def read_capped(request: Request) -> bytes:
+    """The request's body, refused with 413 once it passes MAX_BODY_BYTES (declared or streamed)."""
     declared = whole_number(request.headers.get("content-length", ""))
     if declared is not None and declared > MAX_BODY_BYTES:
         raise DomainError("body_too_large", "The request body is larger than 2 MiB.", status=413)
@@ -87,10 +88,15 @@ async def read_body(request: Request, model: type[Body]) -> Body:
         raw.extend(chunk)
         if len(raw) > MAX_BODY_BYTES:
             raise DomainError("body_too_large", "The request body is larger than 2 MiB.", status=413)
+    return bytes(raw)
+
+
+async def read_body(request: Request, model: type[Body]) -> Body:
+    raw = await read_capped(request)
     if not raw.strip():
         raise DomainError("body_required", "Send a JSON object.", status=400)
     try:
-        return model.model_validate_json(bytes(raw))
+        return model.model_validate_json(raw)
     except ValidationError as error:
         first = error.errors(include_input=False, include_url=False)[0]
         if first["type"] == "json_invalid":

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict
 
-from connection_config.api import MAX_BODY_BYTES, PortalCaller, management_caller, portal_caller, read_body
+from connection_config.api import PortalCaller, management_caller, portal_caller, read_body, read_capped
 from connection_config.sign_in import store
 from connection_config.sign_in.attempts import AuthorizeQuery, Redirect, SignIns
 from connection_config.sign_in.domain import SignInRequestInvalid
@@ -68,14 +68,7 @@ async def begin_test(test_id: str, service: SignIns = Depends(sign_ins)) -> Redi
 
 async def _form(request: Request) -> dict[str, str]:
     """The IdP's auto-submitted form (application/x-www-form-urlencoded), capped like every body."""
-    declared = whole_number(request.headers.get("content-length", ""))
-    if declared is not None and declared > MAX_BODY_BYTES:
-        raise DomainError("body_too_large", "The request body is larger than 2 MiB.", status=413)
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw.extend(chunk)
-        if len(raw) > MAX_BODY_BYTES:
-            raise DomainError("body_too_large", "The request body is larger than 2 MiB.", status=413)
+    raw = await read_capped(request)
     try:
         return dict(parse_qsl(raw.decode("ascii"), max_num_fields=20))
     except (UnicodeDecodeError, ValueError):

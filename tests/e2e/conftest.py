@@ -5,8 +5,6 @@ every step land in .run/e2e/screenshots/<test>/ (git-ignored, kept after the run
 import os
 import re
 import shutil
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, FrameLocator, Page, async_playwright, expect
 
-from tests.integration.stack import LOCAL, ROOT, is_ours
+from tests.integration.stack import ROOT, connection_config_with, is_ours
 
 CHROMIUM = os.environ.get("PORTICO_E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -106,42 +104,14 @@ async def managed_connections(api: httpx.AsyncClient, org_id: str) -> list[dict]
     return response.json()["connections"]
 
 
-def _services(action: str, env: dict[str, str]) -> None:
-    result = subprocess.run(
-        ["bash", str(LOCAL / "services.sh"), action, "connection-config"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-
-
-def _wait_ready(proxy: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{proxy}/internal/health/connection-config/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("connection-config did not become ready")
-
-
 @contextmanager
 def connection_config_allowing(proxy: str, host_port: str) -> Iterator[None]:
     """Restart connection-config so outbound fetches may reach `host_port` on loopback, then restore it
     (restarted without PORTICO_OUTBOUND_ALLOW_HOSTS) whatever happens."""
     if not is_ours("connection-config"):
         pytest.skip("connection-config was not started by deploy/local, so it cannot be restarted here")
-    plain = {k: v for k, v in os.environ.items() if k != "PORTICO_OUTBOUND_ALLOW_HOSTS"}
-    _services("stop", plain)
-    try:
-        _services("start", {**plain, "PORTICO_OUTBOUND_ALLOW_HOSTS": host_port})
-        _wait_ready(proxy)
+    with connection_config_with(proxy, PORTICO_OUTBOUND_ALLOW_HOSTS=host_port):
         yield
-    finally:
-        _services("stop", plain)
-        _services("start", plain)
-        _wait_ready(proxy)
 
 
 async def pass_test_step(page: Page, portal: Page | FrameLocator) -> None:

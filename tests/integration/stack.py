@@ -7,7 +7,9 @@ deploy/local, which runs Kafka from its jars and Postgres/Redis from Debian pack
 import asyncio
 import os
 import subprocess
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,3 +124,35 @@ def tear_down(stack: Stack) -> None:
     run_script("down.sh", timeout=120)
     for container in stack.containers:
         container.stop()  # type: ignore[attr-defined]
+
+
+def _connection_config(action: str, env: dict[str, str]) -> None:
+    result = run_script("services.sh", action, "connection-config", timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def _wait_for_connection_config(proxy_url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{proxy_url}/internal/health/connection-config/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("connection-config did not become ready")
+
+
+@contextmanager
+def connection_config_with(proxy_url: str, **variables: str) -> Iterator[None]:
+    """connection-config restarted with these environment variables set (e.g. PORTICO_OUTBOUND_ALLOW_HOSTS),
+    then restarted as this test run's environment has it, whatever happens; ready at both ends."""
+    _connection_config("stop", {})
+    try:
+        _connection_config("start", variables)
+        _wait_for_connection_config(proxy_url)
+        yield
+    finally:
+        _connection_config("stop", {})
+        _connection_config("start", {})
+        _wait_for_connection_config(proxy_url)

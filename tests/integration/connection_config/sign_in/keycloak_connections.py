@@ -5,8 +5,6 @@ metadata and discovery, Keycloak from Portico's SP metadata and redirect URI). U
 fixtures and by bench/sso.py."""
 import os
 import secrets
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -17,28 +15,10 @@ import httpx
 from tests.factories import create_organization, magic_link
 from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser
 from tests.integration.keycloak.server import KEYCLOAK_URL
-from tests.integration.stack import LOCAL, ROOT
+from tests.integration.stack import connection_config_with
 
 # The app's callback: never reached (port 9), the tests read the redirect Portico answers with.
 APP_CALLBACK = "http://127.0.0.1:9/app/sso/callback"
-
-
-def _connection_config(action: str, env: dict[str, str]) -> None:
-    result = subprocess.run(["bash", str(LOCAL / "services.sh"), action, "connection-config"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-
-
-def _wait_ready(proxy_url: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{proxy_url}/internal/health/connection-config/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("connection-config did not become ready")
 
 
 @contextmanager
@@ -46,16 +26,8 @@ def sign_in_environment(proxy_url: str) -> Iterator[None]:
     """connection-config with the app's callback and Keycloak allowed; restored as it was afterwards."""
     keycloak_host = urlsplit(KEYCLOAK_URL).netloc
     allowed = ",".join(filter(None, (os.environ.get("PORTICO_OUTBOUND_ALLOW_HOSTS"), keycloak_host)))
-    _connection_config("stop", dict(os.environ))
-    try:
-        _connection_config("start", {**os.environ, "PORTICO_SSO_REDIRECT_URIS": APP_CALLBACK,
-                                     "PORTICO_OUTBOUND_ALLOW_HOSTS": allowed})
-        _wait_ready(proxy_url)
+    with connection_config_with(proxy_url, PORTICO_SSO_REDIRECT_URIS=APP_CALLBACK, PORTICO_OUTBOUND_ALLOW_HOSTS=allowed):
         yield
-    finally:
-        _connection_config("stop", dict(os.environ))
-        _connection_config("start", dict(os.environ))
-        _wait_ready(proxy_url)
 
 
 @dataclass

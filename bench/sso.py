@@ -33,14 +33,12 @@ from tests.integration.connection_config.sign_in.keycloak_connections import (
     Admin,
     app_params,
     authorize_url,
-    make_user,
     oidc_connection,
     portal_admin,
     saml_connection,
     sign_in_environment,
-    unique,
 )
-from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser, keycloak_realm
+from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser, keycloak_realm, make_user, unique
 from tests.integration.keycloak.browser import SamlPost, browser, html_forms, sign_in
 from tests.integration.keycloak.server import KEYCLOAK_URL, start_keycloak, stop_keycloak
 from tests.integration.keycloak.test_harness import saml_redirect_url

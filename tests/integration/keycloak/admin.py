@@ -288,3 +288,18 @@ async def running_keycloak() -> AsyncIterator[KeycloakRealm]:
     finally:
         if started_here:
             await asyncio.to_thread(stop_keycloak)
+
+
+def unique(name: str) -> str:
+    return f"{name}-{secrets.token_hex(4)}"
+
+
+async def make_user(keycloak: KeycloakRealm) -> KeycloakUser:
+    """Ada, in a group of her own, with a custom attribute."""
+    group = unique("engineering")
+    await keycloak.create_group(group)
+    username = unique("ada")
+    return await keycloak.create_user(
+        username, email=f"{username}@example.com", first_name="Ada", last_name="Lovelace",
+        groups=[group], attributes={"department": ["Analytical Engines"]},
+    )

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from defusedxml.ElementTree import fromstring
 
-from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser
+from tests.integration.keycloak.admin import KeycloakRealm, make_user, unique
 from tests.integration.keycloak.browser import SamlPost, SignInFailed, browser, sign_in
 
 SP = "http://127.0.0.1:9/portico"  # never reached: sign_in stops where the browser leaves Keycloak
@@ -23,20 +23,6 @@ NS = {
     "ds": "http://www.w3.org/2000/09/xmldsig#",
     "md": "urn:oasis:names:tc:SAML:2.0:metadata",
 }
-
-
-def unique(name: str) -> str:
-    return f"{name}-{secrets.token_hex(4)}"
-
-
-async def make_user(keycloak: KeycloakRealm) -> KeycloakUser:
-    group = unique("engineering")
-    await keycloak.create_group(group)
-    username = unique("ada")
-    return await keycloak.create_user(
-        username, email=f"{username}@example.com", first_name="Ada", last_name="Lovelace",
-        groups=[group], attributes={"department": ["Analytical Engines"]},
-    )
 
 
 def id_token_claims(id_token: str) -> dict[str, object]:

@@ -13,14 +13,12 @@ from tests.integration.connection_config.sign_in.keycloak_connections import (
     Admin,
     app_params,
     authorize_url,
-    make_user,
     oidc_connection,
     portal_admin,
     saml_connection,
     sign_in_environment,
-    unique,
 )
-from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser
+from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser, make_user, unique
 from tests.integration.stack import Stack, is_ours
 
 __all__ = ["APP_CALLBACK", "Admin", "app_params", "authorize_url", "oidc_connection", "saml_connection", "unique"]

@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from tests.factories import create_organization, magic_link
-from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser
+from tests.integration.keycloak.admin import KeycloakRealm, unique
 from tests.integration.keycloak.server import KEYCLOAK_URL
 from tests.integration.stack import connection_config_with
 
@@ -61,21 +61,6 @@ async def portal_admin(api: httpx.AsyncClient, proxy_url: str) -> AsyncIterator[
         assert (await browser.get(urlsplit(link["location"]).path)).status_code == 303
         csrf = (await browser.get("/portal/api/session")).json()["session"]["csrf_token"]
         yield Admin(organization_id, browser, csrf)
-
-
-def unique(name: str) -> str:
-    return f"{name}-{secrets.token_hex(4)}"
-
-
-async def make_user(keycloak: KeycloakRealm) -> KeycloakUser:
-    """Ada, in a group of her own, with a custom attribute."""
-    group = unique("engineering")
-    await keycloak.create_group(group)
-    username = unique("ada")
-    return await keycloak.create_user(
-        username, email=f"{username}@example.com", first_name="Ada", last_name="Lovelace",
-        groups=[group], attributes={"department": ["Analytical Engines"]},
-    )
 
 
 async def saml_connection(admin: Admin, keycloak: KeycloakRealm, proxy_url: str, *, enable: bool = True) -> str:

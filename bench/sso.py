@@ -39,7 +39,7 @@ from tests.integration.connection_config.sign_in.keycloak_connections import (
     sign_in_environment,
 )
 from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser, keycloak_realm, make_user, unique
-from tests.integration.keycloak.browser import SamlPost, browser, html_forms, sign_in
+from tests.integration.keycloak.browser import SamlPost, browser, html_forms
 from tests.integration.keycloak.server import KEYCLOAK_URL, start_keycloak, stop_keycloak
 from tests.integration.keycloak.test_harness import saml_redirect_url
 from tests.integration.stack import is_ours
@@ -196,21 +196,6 @@ async def alone_saml(browsing: httpx.AsyncClient, keycloak: KeycloakRealm, entit
     return sign_in_round
 
 
-async def tested_and_enabled(admin: Admin, connection_id: str, user: KeycloakUser) -> None:
-    """A passing portal test of the connection's current version, then Enable (as the portal offers it)."""
-    started = _expect(await admin.call("POST", f"/{connection_id}/tests"), 201, "start a connection test").json()["test"]
-    async with browser() as browsing:
-        answer = await sign_in(browsing, started["location"], user.username, user.password)
-        if isinstance(answer, SamlPost):
-            await browsing.post(answer.acs_url, data={"SAMLResponse": answer.saml_response, "RelayState": answer.relay_state})
-        else:
-            await browsing.get(answer)
-    result = _expect(await admin.call("GET", f"/{connection_id}/tests/{started['id']}"), 200, "read the test").json()["test"]
-    if result["status"] != "succeeded":
-        raise SignInBroken(f"the connection test of {connection_id} did not succeed: {result.get('error')}")
-    await admin.enable(connection_id)
-
-
 async def connections_answer(admin: Admin, tries: int = 20) -> None:
     """Wait out the portal's first calls after connection-config's restart (a pooled connection it closed)."""
     for _ in range(tries):
@@ -233,8 +218,8 @@ async def measure(settings: Settings, keycloak: KeycloakRealm, rounds: int) -> l
     ):
         await connections_answer(saml_admin)
         await connections_answer(oidc_admin)
-        await tested_and_enabled(saml_admin, await saml_connection(saml_admin, keycloak, proxy_url, enable=False), user)
-        await tested_and_enabled(oidc_admin, await oidc_connection(oidc_admin, keycloak, enable=False), user)
+        await saml_admin.tested_and_enabled(await saml_connection(saml_admin, keycloak, proxy_url, enable=False), keycloak, user)
+        await oidc_admin.tested_and_enabled(await oidc_connection(oidc_admin, keycloak, enable=False), keycloak, user)
         saml_entity_id = (await keycloak.create_saml_client(f"{ALONE}/saml/{unique('sp')}", f"{ALONE}/saml/acs")).client_id
         discovery = (await http.get(keycloak.oidc_discovery_url)).raise_for_status().json()
         client = await keycloak.create_oidc_client(unique("bench"), [f"{ALONE}/oidc/callback"])

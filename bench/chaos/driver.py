@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.chaos.checks import UNKNOWN, Expectation, Outcome, classify, may_have_committed, operation_outcome
-from tests.fixtures.identity_providers import make_certificate, pem
+from tests.fixtures.identity_providers import saml_idp
+from tests.fixtures.saml_idp import LoopbackSamlIdp
+from tests.integration.keycloak.browser import html_forms
 
 REQUEST_TIMEOUT_S = 10.0  # longer than this is a hang, counted unclean
 RETRIES = 4  # idempotent operations only, on 503 or a lost answer
@@ -70,10 +72,10 @@ def is_json_error(response: httpx.Response) -> bool:
 
 
 class Driver:
-    def __init__(self, client: httpx.AsyncClient, ledger: Ledger, certificate: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, ledger: Ledger, idp: LoopbackSamlIdp) -> None:
         self.client = client
         self.ledger = ledger
-        self.certificate = certificate
+        self.idp = idp  # a loopback SAML IdP in this process: connection tests sign in there
 
     async def call(
         self, kind: str, method: str, url: str, ok: tuple[int, ...], *, retry: bool = False,
@@ -160,14 +162,13 @@ class Driver:
             self.ledger.redirects[link["id"]] += 1
 
     async def edit_connection(self, org_id: str, browser: httpx.AsyncClient) -> None:
-        """Create, update and enable a SAML connection through the portal API, then view it by the management API."""
+        """Create, update, test and enable a SAML connection through the portal API, then view it by the management
+        API. Enable needs the test to have succeeded: after a test cut by a fault it is refused (409, clean)."""
         session = await self.call("read portal session", "GET", "/portal/api/session", (200,), retry=True, browser=browser)
         if session.outcome != "ok" or session.response is None:
             return
         csrf = {"X-CSRF-Token": session.response.json()["session"]["csrf_token"]}
-        body = {"type": "saml", "provider": "okta", "saml": {
-            "idp_entity_id": f"http://www.okta.com/{org_id}", "sso_url": "https://acme.okta.com/app/sso/saml",
-            "certificates": [self.certificate]}}
+        body = {"type": "saml", "provider": "okta", "saml": {"metadata_xml": self.idp.metadata()}}
         created = await self.call("create connection", "POST", "/portal/api/connections", (201,), browser=browser,
                                   json=body, headers=csrf)
         if created.outcome != "ok" or created.response is None:
@@ -178,9 +179,11 @@ class Driver:
         # If-Match makes a retried change idempotent: a second copy finds the version moved and gets 412.
         for kind, event_type, method, path, json_body in (
             ("update connection", "portico.connection.updated", "PATCH", "",
-             {"saml": {"sso_url": "https://acme.okta.com/app/sso/saml2"}}),
+             {"saml": {"attribute_mapping": {"groups": "memberOf"}}}),
             ("enable connection", "portico.connection.enabled", "POST", "/enable", None),
         ):
+            if kind == "enable connection":
+                await self.test_connection(connection["id"], browser, csrf)
             answer = await self.call(kind, method, f"/portal/api/connections/{connection['id']}{path}", (200,), retry=True,
                                      browser=browser, json=json_body, headers={**csrf, "If-Match": f'"{version}"'})
             self.ledger.expect(event_type, connection["id"], min(answer.committed, 1), min(answer.committed + answer.maybe, 1))
@@ -190,6 +193,31 @@ class Driver:
         viewed = await self.call("list connections (management API)", "GET", f"/api/v1/organizations/{org_id}/connections",
                                  (200,), retry=True)
         self.ledger.expect("portico.connection.viewed", org_id, viewed.committed, viewed.committed + viewed.maybe)
+
+    async def test_connection(self, connection_id: str, browser: httpx.AsyncClient, csrf: dict[str, str]) -> None:
+        """The portal's test step: start a test, open it (Portico sends the browser to the IdP), sign in at the
+        loopback IdP and post its answer to Portico's ACS, which sends the browser to the result page."""
+        started = await self.call("start connection test", "POST", f"/portal/api/connections/{connection_id}/tests",
+                                  (201,), retry=True, browser=browser, headers=csrf)
+        tests = started.committed + started.maybe
+        # Each test ends in one event at most (none while it waits at the IdP); each answer posted again after
+        # a lost one is a failed attempt of its own (assertion_replayed), recorded too.
+        self.ledger.expect("portico.connection.test_succeeded", connection_id, 0, tests)
+        if started.outcome != "ok" or started.response is None:
+            self.ledger.expect("portico.connection.test_failed", connection_id, 0, tests)
+            return
+        opened = await self.call("open connection test", "GET", started.response.json()["test"]["location"],
+                                 (302, 303, 307), retry=True, browser=browser)
+        if opened.outcome != "ok" or opened.response is None:
+            self.ledger.expect("portico.connection.test_failed", connection_id, 0, tests)
+            return
+        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S) as idp_browser:
+            page = await idp_browser.get(opened.response.headers["location"])
+        [form] = [form for form in html_forms(page.text) if "SAMLResponse" in form.fields]
+        # A retried answer after a lost one finds the test over; Portico still sends the browser to its result.
+        posted = await self.call("post connection test answer", "POST", form.action, (303,), retry=True,
+                                 browser=browser, data=form.fields)
+        self.ledger.expect("portico.connection.test_failed", connection_id, 0, tests + posted.committed + posted.maybe)
 
     async def revoke(self, org_id: str, link: dict[str, str], sessions: tuple[int, int]) -> None:
         answer = await self.call("revoke shareable link", "DELETE", f"/api/v1/organizations/{org_id}/portal_links/{link['id']}",
@@ -227,16 +255,17 @@ async def run(base_url: str, api_key: str, workers: int, max_seconds: float, sto
     counter = iter(range(10**9))
     async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_S,
                                  headers={"Authorization": f"Bearer {api_key}"}) as client:
-        driver = Driver(client, ledger, pem(make_certificate()))
+        with saml_idp() as idp:
+            driver = Driver(client, ledger, idp)
 
-        async def worker() -> None:
-            while not stop.is_set() and time.monotonic() < deadline:
-                done = len(ledger.operations)
-                await driver.flow(next(counter), base_url)
-                if any(op["outcome"] != "ok" for op in ledger.operations[done:]):
-                    await asyncio.sleep(FAILURE_PAUSE_S)  # like a client backing off, not a hot loop
+            async def worker() -> None:
+                while not stop.is_set() and time.monotonic() < deadline:
+                    done = len(ledger.operations)
+                    await driver.flow(next(counter), base_url)
+                    if any(op["outcome"] != "ok" for op in ledger.operations[done:]):
+                        await asyncio.sleep(FAILURE_PAUSE_S)  # like a client backing off, not a hot loop
 
-        await asyncio.gather(*(worker() for _ in range(workers)))
+            await asyncio.gather(*(worker() for _ in range(workers)))
     return ledger
 
 

@@ -1,4 +1,5 @@
 """examples/connections_mirror: from events alone it converges to what the management API shows."""
+import asyncio
 import os
 import signal
 import sqlite3
@@ -27,7 +28,8 @@ from portico_events import (
     ConnectionUpdated,
 )
 from shared.settings import Settings
-from tests.fixtures.identity_providers import make_certificate, pem
+from tests.fixtures.connection_tests import answer_at_loopback_idp
+from tests.fixtures.identity_providers import saml_idp
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -150,7 +152,7 @@ def test_mirror_converges_to_the_management_api_after_a_portal_flow(
     with Portico(proxy_url, api_key) as portico:
         organization = portico.organizations.create("Mirror Co")
         location = portico.organizations.generate_portal_link(organization.id).location
-        with httpx.Client(base_url=proxy_url, timeout=15) as browser:
+        with httpx.Client(base_url=proxy_url, timeout=15) as browser, saml_idp() as idp:
             assert browser.get(location.removeprefix(proxy_url)).status_code == 303
             csrf = {"X-CSRF-Token": browser.get("/portal/api/session").json()["session"]["csrf_token"]}
 
@@ -165,17 +167,21 @@ def test_mirror_converges_to_the_management_api_after_a_portal_flow(
                 assert answer.status_code in (200, 204), answer.text
                 return answer.json()["connection"] if answer.status_code == 200 else None
 
-            saml = create({"type": "saml", "provider": "okta", "saml": {
-                "idp_entity_id": "http://www.okta.com/exk-mirror", "sso_url": "https://acme.okta.com/sso",
-                "certificates": [pem(make_certificate())]}})
-            saml = act("PATCH", saml["id"], saml["version"], {"saml": {"sso_url": "https://acme.okta.com/sso2"}})
+            def tested(connection: dict[str, Any]) -> None:
+                """The admin's connection test at the loopback IdP, which Enable needs."""
+                started = browser.post(f"/portal/api/connections/{connection['id']}/tests", headers=csrf)
+                assert started.status_code == 201, started.text
+                asyncio.run(answer_at_loopback_idp(started.json()["test"]["location"]))
+
+            saml = create({"type": "saml", "provider": "okta", "saml": {"metadata_xml": idp.metadata()}})
+            saml = act("PATCH", saml["id"], saml["version"], {"saml": {"attribute_mapping": {"groups": "memberOf"}}})
             assert saml is not None
+            tested(saml)
             saml = act("POST", f"{saml['id']}/enable", saml["version"])
             assert saml is not None
             draft = create({"type": "oidc", "provider": "generic_oidc", "oidc": {"client_id": "mirror-app"}})
-            doomed = create({"type": "saml", "provider": "entra_id", "saml": {
-                "idp_entity_id": "https://sts.windows.net/mirror/", "sso_url": "https://login.microsoftonline.com/x/saml2",
-                "certificates": [pem(make_certificate())]}})
+            doomed = create({"type": "saml", "provider": "entra_id", "saml": {"metadata_xml": idp.metadata()}})
+            tested(doomed)
             for step in ("enable", "disable"):
                 doomed = act("POST", f"{doomed['id']}/{step}", doomed["version"])
                 assert doomed is not None

@@ -90,6 +90,7 @@ class Connection(Resource):
     provider: str
     status: Literal["draft", "configured", "enabled", "disabled"]
     version: int
+    tested: bool = Field(default=False, description="Its current details passed a connection test: Enable is accepted.")
     created_at: datetime | None = None
     updated_at: datetime
     updated_by: str | None = None

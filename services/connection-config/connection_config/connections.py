@@ -135,7 +135,8 @@ class ConnectionService:
         changes = diff(current, changed, secret_changed=secret_changed)
         if not changes:
             return self._render(current, now)
-        changed = replace(self._rewrapped(changed), version=current.version + 1, updated_at=now, updated_by=actor.reference)
+        changed = replace(self._rewrapped(changed), version=current.version + 1, settings_version=current.version + 1,
+                          updated_at=now, updated_by=actor.reference)
         async with self.pool().acquire() as db, db.transaction():
             locked = await self._find(db, organization_id, connection_id, for_update=True)
             check_version(locked, current.version)  # someone else changed it while we fetched

@@ -117,6 +117,10 @@ class Connection:
     client_secret: SealedSecret | None = None
     # Findings of the last validation worth showing until the next change (e.g. skipped certificates).
     notes: tuple[ConfigWarning, ...] = field(default=())
+    # The version whose IdP settings are the current ones (created or last updated; enabling and disabling
+    # do not change them), and the latest version a connection test succeeded on.
+    settings_version: int = 1
+    tested_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,11 @@ def ensure_certificates_usable(connection: Connection, now: datetime) -> None:
         )
 
 
+def is_tested(connection: Connection) -> bool:
+    """Whether the current IdP settings have passed a connection test (a test of an earlier version does not count)."""
+    return connection.tested_version is not None and connection.tested_version >= connection.settings_version
+
+
 def enable(connection: Connection, *, now: datetime, actor: str) -> Connection:
     if connection.status == "enabled":
         return connection
@@ -186,6 +195,14 @@ def enable(connection: Connection, *, now: datetime, actor: str) -> Connection:
             status=409,
         )
     ensure_certificates_usable(connection, now)
+    if not is_tested(connection):
+        raise ConnectionProblem(
+            "connection_not_tested",
+            "Test this connection before enabling it: sign in once at the identity provider with Test connection, "
+            "then enable it. A test of earlier details does not count.",
+            None,
+            status=409,
+        )
     return replace(connection, status="enabled", version=connection.version + 1, updated_at=now, updated_by=actor)
 
 

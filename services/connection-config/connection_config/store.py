@@ -19,6 +19,12 @@ from shared.db import PgConnection
 
 _COLUMNS = """id, organization_id, type, provider, status, version, settings, notes, secret_key_id,
               secret_ciphertext, created_at, created_by, updated_at, updated_by"""
+# Read with every connection, derived from its history: the version of its current IdP settings, and the
+# latest version a connection test succeeded on (both served by the tables' primary key and connection index).
+_DERIVED = """(SELECT max(v.version) FROM connection_versions v
+               WHERE v.connection_id = connections.id AND v.action IN ('created', 'updated')) AS settings_version,
+              (SELECT max(a.connection_version) FROM sign_in_attempts a
+               WHERE a.connection_id = connections.id AND a.kind = 'test' AND a.status = 'succeeded') AS tested_version"""
 
 
 def _settings_document(connection: Connection) -> dict[str, Any]:
@@ -93,6 +99,8 @@ def _connection(row: asyncpg.Record) -> Connection:
         oidc=oidc_settings,
         client_secret=secret,
         notes=tuple(ConfigWarning(**note) for note in json.loads(row["notes"])),
+        settings_version=row["settings_version"] or row["version"],
+        tested_version=row["tested_version"],
     )
 
 
@@ -134,7 +142,7 @@ async def organization_exists(db: asyncpg.Pool | PgConnection, organization_id: 
 
 async def list_connections(db: PgConnection, organization_id: str) -> list[Connection]:
     rows = await db.fetch(
-        f"""SELECT {_COLUMNS} FROM connections WHERE organization_id = $1 AND status <> 'deleted'
+        f"""SELECT {_COLUMNS}, {_DERIVED} FROM connections WHERE organization_id = $1 AND status <> 'deleted'
             ORDER BY created_at, id""",
         organization_id,
     )
@@ -147,7 +155,7 @@ async def find_connection(
 ) -> Connection | None:
     """A live connection by id, only within `organization_id` when given (another org's is not found)."""
     row = await db.fetchrow(
-        f"""SELECT {_COLUMNS} FROM connections
+        f"""SELECT {_COLUMNS}, {_DERIVED} FROM connections
             WHERE id = $1 AND ($2::text IS NULL OR organization_id = $2) AND status <> 'deleted'
             {'FOR UPDATE' if for_update else ''}""",
         connection_id, organization_id,

@@ -3,7 +3,7 @@ from datetime import datetime
 from typing import Any
 
 from connection_config import oidc, saml
-from connection_config.model import ConfigWarning, Connection, OidcSettings, SamlSettings, missing_fields
+from connection_config.model import ConfigWarning, Connection, OidcSettings, SamlSettings, is_tested, missing_fields
 from shared.timestamps import rfc3339
 
 # Below this length even the last 4 characters would give away too much of a secret.
@@ -38,6 +38,8 @@ def render(
         "provider": connection.provider,
         "status": connection.status,
         "version": connection.version,
+        # Whether the current IdP settings have passed a connection test: enabling needs it.
+        "tested": is_tested(connection),
         "created_at": rfc3339(connection.created_at),
         "updated_at": rfc3339(connection.updated_at),
         "updated_by": connection.updated_by,

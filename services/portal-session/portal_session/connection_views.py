@@ -220,6 +220,14 @@ def connection_test_step(idp: str) -> str:
 </section>"""
 
 
+def _enable_hint(connection: dict[str, Any]) -> str:
+    if connection["status"] == "enabled":
+        return ""
+    if connection.get("tested"):
+        return '<p class="hint" id="enable-hint">These details have passed a test.</p>'
+    return '<p class="hint" id="enable-hint">Enable becomes available once a test of these details succeeds.</p>'
+
+
 def review_page(site: Site, context: PageContext, guide: Guide, connection: dict[str, Any]) -> str:
     idp = guide.name
     status = connection["status"]
@@ -227,8 +235,10 @@ def review_page(site: Site, context: PageContext, guide: Guide, connection: dict
     if status == "enabled":
         action = f'<a class="button" href="/portal/connections/{e(connection["id"])}/done">Continue</a>'
     else:
-        # Offered once the current version has passed a test (portal.js turns it on; the API refuses it otherwise).
-        action = ('<button type="button" class="button" id="enable-connection" aria-describedby="enable-hint" disabled>'
+        # Offered once the current details have passed a test (now, or before a disable: `tested`); portal.js turns
+        # it on when a test passes here. The API refuses it otherwise (409 connection_not_tested).
+        disabled = "" if connection.get("tested") else " disabled"
+        action = (f'<button type="button" class="button" id="enable-connection" aria-describedby="enable-hint"{disabled}>'
                   'Enable single sign-on</button>')
         test_step = connection_test_step(idp) if status != "draft" else ""
     body = f"""<h1>Review your {e(idp)} connection</h1>
@@ -240,7 +250,7 @@ def review_page(site: Site, context: PageContext, guide: Guide, connection: dict
 {test_step}
 <div class="actions">{action}
 <a class="button secondary" href="/portal/connections/{e(connection['id'])}/configure">Edit details</a></div>
-{"" if status == "enabled" else '<p class="hint" id="enable-hint">Enable becomes available once a test of these details succeeds.</p>'}"""
+{_enable_hint(connection)}"""
     return layout(site, _with_connection(context, connection, guide), page="review",
                   title=f"Review {idp}", body=body, step=4)
 

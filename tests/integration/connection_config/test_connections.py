@@ -23,6 +23,7 @@ from shared.ids import SystemClock, new_id
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
 from tests.factories import create_organization
+from tests.fixtures.connection_tests import answer_at_loopback_idp
 from tests.fixtures.identity_providers import (
     Route,
     discovery_document,
@@ -31,6 +32,7 @@ from tests.fixtures.identity_providers import (
     loopback_server,
     make_certificate,
     pem,
+    saml_idp,
     vendor_metadata,
 )
 from tests.integration.kafka_tap import KafkaTap
@@ -99,34 +101,42 @@ async def test_saml_connection_from_vendor_metadata_is_created_with_sp_values(se
 async def test_every_change_is_versioned_and_published(service, settings, connections_db):
     organization_id = new_id("org")
     headers = portal(settings, organization_id)
-    async with KafkaTap(settings.kafka_bootstrap_servers, TOPIC_CONNECTIONS) as tap:
-        created = (await create(service, settings, organization_id, saml_fields())).json()["connection"]
-        path = f"/internal/portal/connections/{created['id']}"
-        assert (await service.get(path, headers=headers)).headers["etag"] == '"1"'
-        patched = await service.patch(path, json={"saml": {"sso_url": "https://acme.okta.com/app/sso/v2"}},
-                                      headers={**headers, "If-Match": '"1"'})
-        assert patched.status_code == 200, patched.text
-        assert (patched.json()["connection"]["version"], patched.headers["etag"]) == (2, '"2"')
-        enabled = await service.post(f"{path}/enable", headers=headers)
-        assert enabled.json()["connection"]["status"] == "enabled"
-        disabled = await service.post(f"{path}/disable", headers={**headers, "If-Match": "3"})
-        assert (disabled.json()["connection"]["status"], disabled.json()["connection"]["version"]) == ("disabled", 4)
-        assert (await service.delete(path, headers=headers)).status_code == 204
-        assert (await service.get(path, headers=headers)).status_code == 404
+    with saml_idp() as idp:
+        async with KafkaTap(settings.kafka_bootstrap_servers, TOPIC_CONNECTIONS) as tap:
+            created = (await create(service, settings, organization_id, {
+                "type": "saml", "provider": "okta", "saml": {"metadata_xml": idp.metadata()}})).json()["connection"]
+            path = f"/internal/portal/connections/{created['id']}"
+            assert (await service.get(path, headers=headers)).headers["etag"] == '"1"'
+            patched = await service.patch(path, json={"saml": {"attribute_mapping": {"groups": "memberOf"}}},
+                                          headers={**headers, "If-Match": '"1"'})
+            assert patched.status_code == 200, patched.text
+            assert (patched.json()["connection"]["version"], patched.headers["etag"]) == (2, '"2"')
+            untested = await service.post(f"{path}/enable", headers=headers)
+            assert (untested.status_code, untested.json()["error"]["code"]) == (409, "connection_not_tested")
+            test = (await service.post(f"{path}/tests", headers=headers)).json()["test"]
+            await answer_at_loopback_idp(test["location"])
+            assert (await service.get(f"{path}/tests/{test['id']}", headers=headers)).json()["test"]["status"] == "succeeded"
+            enabled = await service.post(f"{path}/enable", headers=headers)
+            assert enabled.json()["connection"]["status"] == "enabled"
+            disabled = await service.post(f"{path}/disable", headers={**headers, "If-Match": "3"})
+            assert (disabled.json()["connection"]["status"], disabled.json()["connection"]["version"]) == ("disabled", 4)
+            assert (await service.delete(path, headers=headers)).status_code == 204
+            assert (await service.get(path, headers=headers)).status_code == 404
 
-        wanted = ["created", "viewed", "updated", "enabled", "disabled", "deleted"]
-        events = await tap.wait_for(lambda e: e.subject == organization_id, count=len(wanted))
+            wanted = ["created", "viewed", "updated", "test_succeeded", "enabled", "disabled", "deleted"]
+            events = await tap.wait_for(lambda e: e.subject == organization_id, count=len(wanted))
     assert [e.type.removeprefix("portico.connection.") for e in events] == wanted
-    assert events[2].data["changed_fields"] == ["saml.sso_url"]
-    assert [e.data.get("version") for e in events if e.type != "portico.connection.viewed"] == [1, 2, 3, 4, 5]
+    assert events[2].data["changed_fields"] == ["saml.attribute_mapping.groups"]
+    assert (events[3].data["version"], events[3].data["attempt_id"]) == (2, test["id"])
+    changes = [e for e in events if e.type not in ("portico.connection.viewed", "portico.connection.test_succeeded")]
+    assert [e.data.get("version") for e in changes] == [1, 2, 3, 4, 5]
     assert events[0].data["actor"] == {"kind": "portal_session", "id": "ses_tests", "client_address": "203.0.113.7",
                                        "user_agent": "pytest"}
     history = await connections_db.fetch(
         "SELECT version, action, changed_by, changes FROM connection_versions WHERE connection_id = $1 ORDER BY version",
         created["id"])
     assert [row["action"] for row in history] == ["created", "updated", "enabled", "disabled", "deleted"]
-    assert json.loads(history[1]["changes"]) == [{"field": "saml.sso_url", "old": "https://acme.okta.com/app/sso/saml",
-                                                 "new": "https://acme.okta.com/app/sso/v2"}]
+    assert json.loads(history[1]["changes"]) == [{"field": "saml.attribute_mapping.groups", "old": "groups", "new": "memberOf"}]
 
 
 async def test_stale_if_match_is_412_with_the_current_version_and_missing_is_428(service, settings):

@@ -96,6 +96,21 @@ class KeycloakRealm:
         response.raise_for_status()
         return response.text
 
+    async def rotate_signing_key(self) -> None:
+        """A new RSA key of higher priority than the realm's first: Keycloak signs with it from now on (what an
+        IdP admin's key rotation does; the old certificate stays published in the metadata until removed)."""
+        realm = (await self.admin.get(self._admin_url)).raise_for_status().json()
+        await self._create("components", {
+            "name": unique("rotated"), "providerId": "rsa-generated", "providerType": "org.keycloak.keys.KeyProvider",
+            "parentId": realm["id"], "config": {"priority": ["500"], "keySize": ["2048"], "algorithm": ["RS256"]},
+        })
+
+    async def regenerate_client_secret(self, client_id: str) -> str:
+        """A new secret for the OIDC client `client_id` (the old one stops working at once)."""
+        [client] = (await self.admin.get(f"{self._admin_url}/clients", params={"clientId": client_id})).raise_for_status().json()
+        answer = await self.admin.post(f"{self._admin_url}/clients/{client['id']}/client-secret")
+        return str(answer.raise_for_status().json()["value"])
+
     async def create_group(self, name: str) -> str:
         return await self._create("groups", {"name": name})
 

@@ -4,7 +4,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from tests.factories import create_organization, magic_link
-from tests.fixtures.identity_providers import make_certificate, pem
+from tests.fixtures.connection_tests import pass_connection_test
+from tests.fixtures.identity_providers import make_certificate, pem, saml_idp
 
 
 async def portal_browser(api: httpx.AsyncClient, proxy_url: str, name: str) -> tuple[str, httpx.AsyncClient, str]:
@@ -29,43 +30,63 @@ def saml_body() -> dict[str, object]:
     }
 
 
-async def test_admin_creates_reads_updates_and_enables_a_connection_through_the_portal(api: httpx.AsyncClient, proxy_url: str):
+async def test_admin_creates_reads_updates_tests_and_enables_a_connection_through_the_portal(
+    api: httpx.AsyncClient, proxy_url: str
+):
     org_id, browser, csrf = await portal_browser(api, proxy_url, "Portal Co")
     try:
-        refused = await browser.post("/portal/api/connections", json=saml_body())
-        assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf_failed"
+        with saml_idp() as idp:
+            body = {"type": "saml", "provider": "okta", "saml": {"metadata_xml": idp.metadata()}}
+            refused = await browser.post("/portal/api/connections", json=body)
+            assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf_failed"
 
-        created = await browser.post("/portal/api/connections", json=saml_body(), headers={"X-CSRF-Token": csrf})
-        assert created.status_code == 201, created.text
-        connection = created.json()["connection"]
-        assert connection["organization_id"] == org_id
-        assert created.headers["etag"] == f'"{connection["version"]}"'
+            created = await browser.post("/portal/api/connections", json=body, headers={"X-CSRF-Token": csrf})
+            assert created.status_code == 201, created.text
+            connection = created.json()["connection"]
+            assert connection["organization_id"] == org_id and connection["tested"] is False
+            assert created.headers["etag"] == f'"{connection["version"]}"'
 
-        listed = await browser.get("/portal/api/connections")
-        assert [c["id"] for c in listed.json()["connections"]] == [connection["id"]]
+            listed = await browser.get("/portal/api/connections")
+            assert [c["id"] for c in listed.json()["connections"]] == [connection["id"]]
+            path = f"/portal/api/connections/{connection['id']}"
 
-        patched = await browser.patch(
-            f"/portal/api/connections/{connection['id']}",
-            json={"saml": {"sso_url": "https://acme.okta.com/app/sso/saml2"}},
-            headers={"X-CSRF-Token": csrf, "If-Match": created.headers["etag"]},
-        )
-        assert patched.status_code == 200, patched.text
-        stale = await browser.patch(
-            f"/portal/api/connections/{connection['id']}",
-            json={"saml": {"sso_url": "https://acme.okta.com/app/sso/saml3"}},
-            headers={"X-CSRF-Token": csrf, "If-Match": created.headers["etag"]},
-        )
-        assert stale.status_code == 412 and stale.json()["error"]["code"] == "version_mismatch"
+            # A test of the first details passes; the admin then changes them: the test no longer counts.
+            first = await pass_connection_test(browser, connection["id"], csrf)
+            assert first["connection_version"] == 1
+            assert (await browser.get(path)).json()["connection"]["tested"] is True
+            patched = await browser.patch(
+                path, json={"saml": {"attribute_mapping": {"groups": "memberOf"}}},
+                headers={"X-CSRF-Token": csrf, "If-Match": created.headers["etag"]},
+            )
+            assert patched.status_code == 200, patched.text
+            assert patched.json()["connection"]["tested"] is False
+            stale = await browser.patch(
+                path, json={"saml": {"attribute_mapping": {"groups": "roles"}}},
+                headers={"X-CSRF-Token": csrf, "If-Match": created.headers["etag"]},
+            )
+            assert stale.status_code == 412 and stale.json()["error"]["code"] == "version_mismatch"
 
-        enabled = await browser.post(f"/portal/api/connections/{connection['id']}/enable", headers={"X-CSRF-Token": csrf})
-        assert enabled.status_code == 200, enabled.text
-        assert enabled.json()["connection"]["status"] == "enabled"
+            untested = await browser.post(f"{path}/enable", headers={"X-CSRF-Token": csrf})
+            assert untested.status_code == 409, untested.text
+            assert untested.json()["error"]["code"] == "connection_not_tested"
+            assert (await browser.get(path)).json()["connection"]["status"] == "configured"
+
+            assert (await pass_connection_test(browser, connection["id"], csrf))["connection_version"] == 2
+            enabled = await browser.post(f"{path}/enable", headers={"X-CSRF-Token": csrf})
+            assert enabled.status_code == 200, enabled.text
+            assert enabled.json()["connection"]["status"] == "enabled"
+
+            # Disabling changes no detail: enabling again needs no new test.
+            disabled = await browser.post(f"{path}/disable", headers={"X-CSRF-Token": csrf})
+            assert disabled.json()["connection"]["status"] == "disabled" and disabled.json()["connection"]["tested"]
+            again = await browser.post(f"{path}/enable", headers={"X-CSRF-Token": csrf})
+            assert again.status_code == 200, again.text
     finally:
         await browser.aclose()
 
     managed = await api.get(f"/api/v1/organizations/{org_id}/connections")
     assert managed.status_code == 200
-    assert [c["status"] for c in managed.json()["connections"]] == ["enabled"]
+    assert [(c["status"], c["tested"]) for c in managed.json()["connections"]] == [("enabled", True)]
 
 
 async def test_a_session_of_one_organization_can_touch_nothing_of_another(api: httpx.AsyncClient, proxy_url: str):

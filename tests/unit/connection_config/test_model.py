@@ -15,6 +15,7 @@ from connection_config.model import (
     diff,
     disable,
     enable,
+    is_tested,
     mark_deleted,
     missing_fields,
     settled_status,
@@ -49,6 +50,11 @@ def configured_saml(now: datetime = NOW) -> Connection:
     return replace(connection, status=settled_status(connection))
 
 
+def saml_that_passed_a_test() -> Connection:
+    """Configured, and its details (version 1) have passed a connection test."""
+    return replace(configured_saml(), tested_version=1)
+
+
 def test_saml_draft_becomes_configured_when_complete():
     assert missing_fields(replace(draft(), saml=editing.default_saml())) == [
         "saml.idp_entity_id", "saml.sso_url", "saml.certificates"]
@@ -61,12 +67,23 @@ def test_oidc_needs_a_secret_to_be_complete():
 
 
 def test_enable_disable_cycle_bumps_the_version_each_time():
-    enabled = enable(configured_saml(), now=NOW, actor="portal_session:ses_2")
+    enabled = enable(saml_that_passed_a_test(), now=NOW, actor="portal_session:ses_2")
     assert (enabled.status, enabled.version, enabled.updated_by) == ("enabled", 2, "portal_session:ses_2")
     assert enable(enabled, now=NOW, actor="x") is enabled  # already enabled: no new version
     disabled = disable(enabled, now=NOW, actor="x")
     assert (disabled.status, disabled.version) == ("disabled", 3)
+    # Disabling changed no IdP detail: the test of version 1 still counts.
     assert enable(disabled, now=NOW, actor="x").status == "enabled"
+
+
+def test_only_a_connection_whose_current_details_passed_a_test_can_be_enabled():
+    for untested in (configured_saml(), replace(configured_saml(), tested_version=1, settings_version=2)):
+        with pytest.raises(ConnectionProblem) as caught:
+            enable(untested, now=NOW, actor="x")
+        assert (caught.value.code, caught.value.status) == ("connection_not_tested", 409)
+        assert "Test connection" in caught.value.message
+        assert not is_tested(untested)
+    assert is_tested(replace(configured_saml(), tested_version=3, settings_version=2))
 
 
 def test_draft_cannot_be_enabled_and_says_what_is_missing():
@@ -77,7 +94,7 @@ def test_draft_cannot_be_enabled_and_says_what_is_missing():
 
 def test_connection_whose_certificates_all_expired_cannot_be_enabled():
     with pytest.raises(ConnectionProblem) as caught:
-        enable(configured_saml(), now=NOW + timedelta(days=4000), actor="x")
+        enable(saml_that_passed_a_test(), now=NOW + timedelta(days=4000), actor="x")
     assert caught.value.code == "certificate_expired"
 
 

@@ -59,6 +59,10 @@ def test_the_review_page_ends_in_a_test_step_and_offers_enable_only_after_a_test
     assert 'id="test-connection"' not in draft
     enabled = review_page(site(), PageContext(), GUIDES["okta"], saml_connection(status="enabled"))
     assert 'id="test-connection"' not in enabled and 'id="enable-connection"' not in enabled
+    # Details that passed a test before (then disabled): Enable is on, the test step still there.
+    tested = review_page(site(), PageContext(), GUIDES["okta"], {**saml_connection(status="disabled"), "tested": True})
+    assert not re.search(r'<button[^>]*id="enable-connection"[^>]*disabled', tested)
+    assert 'id="test-connection"' in tested and "These details have passed a test." in tested
 
 
 def test_the_manage_page_sends_enabling_through_the_test_step():

@@ -13,7 +13,8 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from tests.factories import create_organization, magic_link
-from tests.integration.keycloak.admin import KeycloakRealm, unique
+from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser, make_user, unique
+from tests.integration.keycloak.browser import SamlPost, browser, sign_in
 from tests.integration.keycloak.server import KEYCLOAK_URL
 from tests.integration.stack import connection_config_with
 
@@ -51,6 +52,28 @@ class Admin:
         enabled = await self.call("POST", f"/{connection_id}/enable")
         assert enabled.status_code == 200, enabled.text
 
+    async def test_at_keycloak(self, connection_id: str, user: KeycloakUser) -> dict[str, object]:
+        """A portal connection test: the admin signs in at Keycloak as `user`; the finished test."""
+        started = await self.call("POST", f"/{connection_id}/tests")
+        assert started.status_code == 201, started.text
+        test = started.json()["test"]
+        async with browser() as browsing:
+            answer = await sign_in(browsing, test["location"], user.username, user.password)
+            if isinstance(answer, SamlPost):
+                await browsing.post(answer.acs_url, data={"SAMLResponse": answer.saml_response,
+                                                          "RelayState": answer.relay_state or ""})
+            else:
+                await browsing.get(answer)
+        result = await self.call("GET", f"/{connection_id}/tests/{test['id']}")
+        assert result.status_code == 200, result.text
+        return dict(result.json()["test"])
+
+    async def tested_and_enabled(self, connection_id: str, keycloak: KeycloakRealm, user: KeycloakUser | None = None) -> None:
+        """A passing test of the connection's current details, then Enable, as the portal offers it."""
+        test = await self.test_at_keycloak(connection_id, user or await make_user(keycloak))
+        assert test["status"] == "succeeded", f"the connection test of {connection_id} failed: {test.get('error')}"
+        await self.enable(connection_id)
+
 
 @asynccontextmanager
 async def portal_admin(api: httpx.AsyncClient, proxy_url: str) -> AsyncIterator[Admin]:
@@ -73,7 +96,7 @@ async def saml_connection(admin: Admin, keycloak: KeycloakRealm, proxy_url: str,
     assert metadata.status_code == 200, metadata.text
     await keycloak.create_saml_client_from_metadata(metadata.text, attributes_from_user=["department"])
     if enable:
-        await admin.enable(connection_id)
+        await admin.tested_and_enabled(connection_id, keycloak)
     return connection_id
 
 
@@ -89,7 +112,7 @@ async def oidc_connection(
         "oidc": {"client_id": client.client_id, "client_secret": client_secret or client.secret}})
     assert patched.status_code == 200, patched.text
     if enable:
-        await admin.enable(connection_id)
+        await admin.tested_and_enabled(connection_id, keycloak)
     return connection_id
 
 

@@ -6,7 +6,6 @@ import base64
 
 import httpx
 
-from tests.fixtures.identity_providers import make_certificate, pem
 from tests.integration.connection_config.sign_in.conftest import (
     Admin,
     app_params,
@@ -14,7 +13,8 @@ from tests.integration.connection_config.sign_in.conftest import (
     oidc_connection,
     saml_connection,
 )
-from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser
+from tests.integration.connection_config.sign_in.keycloak_connections import portal_admin
+from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser, keycloak_realm, make_user
 from tests.integration.keycloak.browser import SamlPost, browser, sign_in
 from tests.integration.polling import eventually
 from tests.integration.stack import ROOT
@@ -125,10 +125,13 @@ async def test_oidc_sign_in_yields_a_code_the_app_exchanges_for_the_profile(
     assert logged({"app's code": params["code"], "IdP's code": callback.params["code"]}) == []
 
 
-async def test_a_wrong_client_secret_fails_the_token_exchange_and_signs_nobody_in(
+async def test_a_client_secret_rotated_at_the_idp_fails_the_token_exchange_and_signs_nobody_in(
     admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str, api: httpx.AsyncClient
 ) -> None:
-    connection_id = await oidc_connection(admin, keycloak, client_secret="not-the-client-secret-at-all")
+    """Tested and enabled, then Keycloak's admin regenerates the client secret: Portico's sealed one is wrong."""
+    connection_id = await oidc_connection(admin, keycloak)
+    client_id = (await admin.call("GET", f"/{connection_id}")).json()["connection"]["oidc"]["client_id"]
+    await keycloak.regenerate_client_secret(client_id)
     async with browser() as browsing:
         callback = await sign_in(browsing, authorize_url(proxy_url, connection_id=connection_id, state="s2"),
                                  user.username, user.password)
@@ -139,6 +142,8 @@ async def test_a_wrong_client_secret_fails_the_token_exchange_and_signs_nobody_i
     assert params["error_description"]
     failed = await eventually_audited(api, admin.organization_id, "portico.sso.sign_in_failed")
     assert failed[0]["data"]["error_code"] == "token_exchange_failed"  # type: ignore[index]
+    listed = await api.get(f"/api/v1/organizations/{admin.organization_id}/sign_ins", params={"status": "succeeded"})
+    assert [attempt["kind"] for attempt in listed.json()["sign_ins"]] == ["test"]  # nobody signed in
 
 
 async def test_a_connection_not_enabled_sends_the_app_connection_not_enabled(
@@ -204,25 +209,41 @@ async def test_one_saml_response_posted_twice_at_once_yields_one_code(
     assert outcomes == ["assertion_replayed"] * 3 + ["code"]
 
 
-async def test_a_response_signed_with_a_certificate_the_connection_does_not_trust_is_certificate_mismatch(
-    admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str, api: httpx.AsyncClient
+async def test_after_the_idp_rotates_its_key_responses_are_certificate_mismatch_until_the_connection_is_updated(
+    api: httpx.AsyncClient, proxy_url: str, sign_in_service: None
 ) -> None:
-    """The admin typed Keycloak's entity ID and SSO URL but pasted another certificate."""
-    connection = await admin.create({"type": "saml", "provider": "keycloak", "saml": {
-        "idp_entity_id": keycloak.issuer, "sso_url": keycloak.saml_sso_url, "certificates": [pem(make_certificate())]}})
-    connection_id = str(connection["id"])
-    await keycloak.create_saml_client(str(connection["sp"]["entity_id"]), str(connection["sp"]["acs_url"]))  # type: ignore[index]
-    await admin.enable(connection_id)
-    async with browser() as browsing:
-        posted = await sign_in(browsing, authorize_url(proxy_url, connection_id=connection_id, state="cert"),
-                               user.username, user.password)
-        assert isinstance(posted, SamlPost)
-        back = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
-                                                         "RelayState": posted.relay_state or ""})
-    params = app_params(back.headers["location"])
-    assert (params["error"], params["state"]) == ("certificate_mismatch", "cert") and "code" not in params
-    failed = await eventually_audited(api, admin.organization_id, "portico.sso.sign_in_failed")
-    assert failed[0]["data"]["fix_in"] == "portico"  # type: ignore[index]
+    """Tested and enabled, then Keycloak signs with a new key (a realm of its own: the others keep theirs).
+    Nobody signs in with a certificate the connection does not trust; re-reading the metadata, a new test and
+    the same sign-in work again."""
+    async with keycloak_realm() as own, portal_admin(api, proxy_url) as admin:
+        user = await make_user(own)
+        connection_id = await saml_connection(admin, own, proxy_url)
+        await own.rotate_signing_key()
+
+        async with browser() as browsing:
+            posted = await sign_in(browsing, authorize_url(proxy_url, connection_id=connection_id, state="cert"),
+                                   user.username, user.password)
+            assert isinstance(posted, SamlPost)
+            back = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
+                                                             "RelayState": posted.relay_state or ""})
+        params = app_params(back.headers["location"])
+        assert (params["error"], params["state"]) == ("certificate_mismatch", "cert") and "code" not in params
+        failed = await eventually_audited(api, admin.organization_id, "portico.sso.sign_in_failed")
+        assert failed[0]["data"]["fix_in"] == "portico"  # type: ignore[index]
+
+        current = (await admin.call("GET", f"/{connection_id}")).json()["connection"]
+        updated = await admin.call("PATCH", f"/{connection_id}", headers={"If-Match": str(current["version"])},
+                                   json={"saml": {"metadata_xml": await own.saml_metadata()}})
+        assert updated.status_code == 200, updated.text
+        assert len(updated.json()["connection"]["saml"]["certificates"]) == 2
+        assert (await admin.test_at_keycloak(connection_id, user))["status"] == "succeeded"
+        async with browser() as browsing:
+            posted = await sign_in(browsing, authorize_url(proxy_url, connection_id=connection_id, state="again"),
+                                   user.username, user.password)
+            assert isinstance(posted, SamlPost)
+            back = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
+                                                             "RelayState": posted.relay_state or ""})
+        assert "code" in app_params(back.headers["location"])
 
 
 async def test_a_response_changed_after_keycloak_signed_it_is_signature_invalid(

@@ -34,7 +34,8 @@ async def test_the_client_signs_a_user_in_and_lists_the_attempts(
     admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str, api_key: str,
 ) -> None:
     good = await oidc_connection(admin, keycloak)
-    bad = await oidc_connection(admin, keycloak, client_secret="not-the-client-secret-at-all")
+    bad = await oidc_connection(admin, keycloak)
+    await keycloak.regenerate_client_secret((await admin.call("GET", f"/{bad}")).json()["connection"]["oidc"]["client_id"])
     async with AsyncPortico(proxy_url, api_key) as portico:
         params = await client_sign_in(portico, good, user, "state-1")
         assert params["state"] == "state-1"
@@ -46,7 +47,7 @@ async def test_the_client_signs_a_user_in_and_lists_the_attempts(
         assert reused.value.code == "invalid_grant"
         assert (await client_sign_in(portico, bad, user, "state-2"))["error"] == "token_exchange_failed"
 
-        attempts = [a async for a in portico.sso.sign_ins(admin.organization_id, page_size=1)]
+        attempts = [a async for a in portico.sso.sign_ins(admin.organization_id, kind="sign_in", page_size=1)]
         assert [(a.connection_id, a.status) for a in attempts] == [(bad, "failed"), (good, "succeeded")]
         failed, succeeded = attempts
         assert (failed.error_code, failed.fix_in, failed.email, failed.subject) == (
@@ -55,8 +56,10 @@ async def test_the_client_signs_a_user_in_and_lists_the_attempts(
         assert succeeded.kind == "sign_in" and succeeded.connection_version >= 1
         assert succeeded.finished_at is not None and succeeded.duration_ms is not None
         only_good = await portico.sso.list_sign_ins(admin.organization_id, connection_id=good, status="succeeded")
-        assert [a.id for a in only_good.sign_ins] == [succeeded.id] and only_good.next_cursor is None
-        assert (await portico.sso.list_sign_ins(admin.organization_id, kind="test")).sign_ins == []
+        assert [a.id for a in only_good.sign_ins][0] == succeeded.id and only_good.next_cursor is None
+        assert [a.kind for a in only_good.sign_ins] == ["sign_in", "test"]
+        tests = (await portico.sso.list_sign_ins(admin.organization_id, kind="test")).sign_ins
+        assert [(a.connection_id, a.status) for a in tests] == [(bad, "succeeded"), (good, "succeeded")]
 
 
 async def test_the_list_names_the_parameter_it_cannot_use_and_shows_no_answer_data(
@@ -73,7 +76,8 @@ async def test_the_list_names_the_parameter_it_cannot_use_and_shows_no_answer_da
         params = await client_sign_in(portico, connection_id, user, "s")
     listed = await api.get(path)
     assert listed.status_code == 200, listed.text
-    [attempt] = listed.json()["sign_ins"]
+    attempt, test = listed.json()["sign_ins"]  # the sign-in, then the test that came before Enable
+    assert (attempt["kind"], test["kind"]) == ("sign_in", "test")
     assert set(attempt) == {"id", "kind", "status", "connection_id", "connection_version", "organization_id",
                             "subject", "email", "created_at", "finished_at", "duration_ms"}
     assert params["code"] not in listed.text and "Analytical Engines" not in listed.text
@@ -112,8 +116,9 @@ async def test_the_cli_starts_a_sign_in_exchanges_the_code_and_lists_the_attempt
 
     listed = cli(api_key, proxy_url, "--json", "sso", "sign-ins", admin.organization_id, "--connection", connection_id)
     assert listed.returncode == 0, listed.stderr
-    [attempt] = json.loads(listed.stdout)["sign_ins"]
+    attempt, test = json.loads(listed.stdout)["sign_ins"]
     assert (attempt["status"], attempt["email"], attempt["kind"]) == ("succeeded", user.email, "sign_in")
+    assert test["kind"] == "test"
     table = cli(api_key, proxy_url, "sso", "sign-ins", admin.organization_id, "--kind", "sign_in").stdout.splitlines()
     assert table[0].split()[:4] == ["ID", "CREATED_AT", "KIND", "STATUS"]
     assert table[1].split()[0] == attempt["id"] and len(table) == 2
@@ -128,13 +133,15 @@ async def test_the_console_shows_an_organizations_recent_sign_ins_to_support_not
     support, auditor = await signed_in(settings, "support"), await signed_in(settings, "auditor")
     try:
         path = f"/console/api/organizations/{admin.organization_id}/sign_ins"
-        assert (await support.client.get(path)).json() == {"sign_ins": [], "next_cursor": None}
+        before = (await support.client.get(path)).json()
+        assert [(a["kind"], a["status"]) for a in before["sign_ins"]] == [("test", "succeeded")]  # the one before Enable
         async with AsyncPortico(proxy_url, api_key) as portico:
             await client_sign_in(portico, connection_id, user, "console")
         listed = await support.client.get(path, params={"connection_id": connection_id, "limit": 20})
         assert listed.status_code == 200, listed.text
-        [attempt] = listed.json()["sign_ins"]
+        attempt, test = listed.json()["sign_ins"]
         assert (attempt["status"], attempt["email"], attempt["connection_id"]) == ("succeeded", user.email, connection_id)
+        assert (attempt["kind"], test["kind"]) == ("sign_in", "test")
         refused = await support.client.get(path, params={"kind": "login"})
         assert refused.status_code == 400 and refused.json()["error"]["field"] == "kind"
         assert (await auditor.client.get(path)).status_code == 403

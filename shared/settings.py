@@ -7,7 +7,7 @@ import sys
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "PORTICO_"
@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     # The apps' sign-in callbacks (comma-separated, compared exactly): GET /sso/v1/authorize sends the
     # browser back only to one of these. Empty: no app may start a sign-in.
     sso_redirect_uris: str = ""
+    # How far the IdP's clock may be from ours when a SAML assertion's or an ID token's times are checked.
+    sso_max_clock_skew_seconds: int = Field(default=120, ge=0, le=600)
     outbox_poll_interval_ms: int = 500
     trusted_proxy_ips: str = "127.0.0.1"
     # Keys that encrypt SSO secrets at rest: comma-separated `kid:<64 hex chars>`, the first encrypts,

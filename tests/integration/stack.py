@@ -143,16 +143,24 @@ def _wait_for_connection_config(proxy_url: str, timeout_s: float = 30) -> None:
     raise AssertionError("connection-config did not become ready")
 
 
+# The environment each connection_config_with block in progress started connection-config with, outermost first.
+_CONNECTION_CONFIG_ENVIRONMENTS: list[dict[str, str]] = []
+
+
 @contextmanager
 def connection_config_with(proxy_url: str, **variables: str) -> Iterator[None]:
     """connection-config restarted with these environment variables set (e.g. PORTICO_OUTBOUND_ALLOW_HOSTS),
-    then restarted as this test run's environment has it, whatever happens; ready at both ends."""
+    then restarted as it was before the block, whatever happens; ready at both ends. Blocks nest: an inner one
+    adds its variables to the outer one's and gives connection-config back with the outer one's."""
+    outer = _CONNECTION_CONFIG_ENVIRONMENTS[-1] if _CONNECTION_CONFIG_ENVIRONMENTS else {}
     _connection_config("stop", {})
+    _CONNECTION_CONFIG_ENVIRONMENTS.append({**outer, **variables})
     try:
-        _connection_config("start", variables)
+        _connection_config("start", _CONNECTION_CONFIG_ENVIRONMENTS[-1])
         _wait_for_connection_config(proxy_url)
         yield
     finally:
+        _CONNECTION_CONFIG_ENVIRONMENTS.pop()
         _connection_config("stop", {})
-        _connection_config("start", {})
+        _connection_config("start", outer)
         _wait_for_connection_config(proxy_url)

@@ -1,4 +1,5 @@
 """Wiring for connection-config: Postgres (with the outbox relay), Kafka, the key ring and the HTTP routes."""
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -44,7 +45,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.sign_ins = SignIns(
         pool=runtime.require_pool,
-        providers=IdentityProviders(keyring=keyring, policy=policy, public_url=settings.public_url),
+        providers=IdentityProviders(keyring=keyring, policy=policy, public_url=settings.public_url,
+                                    max_clock_skew=timedelta(seconds=settings.sso_max_clock_skew_seconds)),
         clock=SystemClock(),
         public_url=settings.public_url,
         redirect_uris=registered_redirect_uris(settings.sso_redirect_uris),

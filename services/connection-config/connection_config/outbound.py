@@ -25,6 +25,30 @@ def address_refused(address: str) -> bool:
     return not ip.is_global or ip.is_multicast or ip.is_reserved
 
 
+class HostNotFound(ValueError):
+    pass
+
+
+class AddressRefused(ValueError):
+    pass
+
+
+async def vetted_address(host: str, port: int, *, allowed: bool) -> str:
+    """The address to connect to for `host`, resolved once here: the connection goes to this address and no
+    other (a second lookup could be answered differently: DNS rebinding). Every address the name resolves to
+    must be public unless the policy allows the host."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise HostNotFound(host) from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise HostNotFound(host)
+    if not allowed and any(address_refused(address) for address in addresses):
+        raise AddressRefused(host)
+    return addresses[0]
+
+
 @dataclass(frozen=True)
 class OutboundPolicy:
     """Where fetches may go. `allow_hosts` (host:port) may be loopback/private and plain http: test IdPs."""
@@ -101,20 +125,16 @@ class Fetcher:
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError):
+            address = await vetted_address(host, port, allowed=allowed)
+        except HostNotFound:
             raise ConnectionProblem("host_not_found", f"{what}: the host name {host!r} does not resolve.", field) from None
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        if not addresses:
-            raise ConnectionProblem("host_not_found", f"{what}: the host name {host!r} does not resolve.", field)
-        if not allowed and any(address_refused(address) for address in addresses):
+        except AddressRefused:
             raise ConnectionProblem(
                 "address_refused",
                 f"{what} points to a private, loopback or link-local address, which Portico never fetches from. "
                 "Use the identity provider's public address.",
                 field,
-            )
-        address = addresses[0]
+            ) from None
         netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
         default_port = port == (443 if parts.scheme == "https" else 80)
@@ -140,3 +160,36 @@ class Fetcher:
             if len(body) > max_bytes:
                 raise too_large
         return bytes(body)
+
+
+class DestinationRefused(httpx.ConnectError):
+    """A sign-in's call to an IdP endpoint that the outbound policy refuses; the message says why."""
+
+
+class PinnedTransport(httpx.AsyncBaseTransport):
+    """The transport of a sign-in's calls to the IdP (token endpoint, JWKS): each request goes to an address
+    vetted by `vetted_address` at that moment, with the real Host and TLS server name, never to whatever a
+    later lookup returns. Plain http and non-public addresses only for hosts the policy allows."""
+
+    def __init__(self, policy: OutboundPolicy) -> None:
+        self._policy = policy
+        self._inner = httpx.AsyncHTTPTransport(trust_env=False)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        allowed = self._policy.allows(str(url))
+        if url.scheme != "https" and not allowed:
+            raise DestinationRefused(f"{url.scheme}://{url.host}: not https", request=request)
+        try:
+            address = await vetted_address(url.host, url.port or (443 if url.scheme == "https" else 80), allowed=allowed)
+        except HostNotFound:
+            raise DestinationRefused(f"{url.host}: does not resolve", request=request) from None
+        except AddressRefused:
+            raise DestinationRefused(f"{url.host}: not a public address", request=request) from None
+        request.url = url.copy_with(host=address)
+        if url.scheme == "https":
+            request.extensions = {**request.extensions, "sni_hostname": url.host}
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -1,11 +1,15 @@
 """SSRF-safe fetches, against loopback servers this test starts: refused unless allow-listed, capped, timed out."""
+import asyncio
 import socket
 import threading
 
+import httpx
 import pytest
 
 from connection_config.model import ConnectionProblem
-from connection_config.outbound import Fetcher, OutboundPolicy, address_refused
+from connection_config.outbound import DestinationRefused, Fetcher, OutboundPolicy, PinnedTransport, address_refused
+from connection_config.sso.errors import SignInError
+from connection_config.sso.oidc_flow import TokenRequest, exchange_code
 from tests.fixtures.identity_providers import Route, loopback_server
 
 
@@ -122,3 +126,36 @@ async def test_non_http_schemes_and_credentials_are_refused():
 async def test_unresolvable_host_is_explained():
     problem = await refusal(Fetcher(OutboundPolicy()), "https://does-not-exist.invalid/metadata")
     assert problem.code == "host_not_found"
+
+
+async def test_a_sign_in_call_goes_to_the_address_looked_up_once_with_the_real_host_name(monkeypatch):
+    """The token and JWKS calls: the name is resolved once, vetted, and the connection made to that address
+    (a second lookup, which DNS rebinding would answer differently, never happens)."""
+    lookups: list[str] = []
+
+    async def resolve(host, port, *args, **kwargs):
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    with loopback_server() as idp:
+        idp.responders["/jwks"] = lambda request: Route(body=request.headers["host"].encode())
+        monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", resolve)
+        policy = OutboundPolicy.from_setting(f"idp.test:{idp.port}")
+        async with httpx.AsyncClient(transport=PinnedTransport(policy)) as client:
+            answer = await client.get(f"http://idp.test:{idp.port}/jwks")
+    assert (answer.status_code, answer.text) == (200, f"idp.test:{idp.port}")
+    assert lookups.count("idp.test") == 1 and idp.requests == ["/jwks"]
+
+
+async def test_a_sign_in_call_to_a_refused_destination_is_never_made_and_says_why():
+    with loopback_server({"/token": Route(body=b"{}")}) as idp:
+        async with httpx.AsyncClient(transport=PinnedTransport(OutboundPolicy())) as client:
+            with pytest.raises(DestinationRefused, match="not a public address"):
+                await client.post(f"https://localhost:{idp.port}/token")
+            with pytest.raises(DestinationRefused, match="not https"):
+                await client.post(idp.url("/token"))
+            with pytest.raises(SignInError) as caught:
+                await exchange_code(client, TokenRequest(url=f"https://localhost:{idp.port}/token", form={}, headers={}))
+        assert idp.requests == []
+    assert caught.value.code == "token_exchange_failed"
+    assert caught.value.actual == "DestinationRefused: localhost: not a public address"

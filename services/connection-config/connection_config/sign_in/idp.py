@@ -1,18 +1,15 @@
 """The identity provider's side of an attempt: the request that sends the browser there, and the verified
 answer that comes back (SAML response, OIDC code exchanged for an ID token). Calls the sso package."""
-import asyncio
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from connection_config import oidc
 from connection_config.model import Connection, ConnectionProblem, SealedSecret, missing_fields
-from connection_config.outbound import OutboundPolicy, address_refused
+from connection_config.outbound import OutboundPolicy, PinnedTransport
 from connection_config.secretbox import Keyring, SecretUnavailable
 from connection_config.sign_in.domain import Attempt
 from connection_config.sso.errors import SignInError
@@ -26,7 +23,7 @@ from connection_config.sso.oidc_flow import (
 )
 from connection_config.sso.profile import Profile, oidc_profile
 from connection_config.sso.saml_request import ServiceProvider, start_saml_sign_in
-from connection_config.sso.saml_response import SamlSignIn, SamlTrust, verify_saml_response
+from connection_config.sso.saml_response import DEFAULT_MAX_SKEW, SamlSignIn, SamlTrust, verify_saml_response
 
 CLIENT_SECRET_PURPOSE = "oidc.client_secret"  # as connections.py seals it
 VERIFIER_PURPOSE = "sign_in.pkce_verifier"  # sealed under the attempt's id
@@ -37,6 +34,7 @@ class IdentityProviders:
     keyring: Keyring
     policy: OutboundPolicy
     public_url: str
+    max_clock_skew: timedelta = DEFAULT_MAX_SKEW
     jwks_cache: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def request(self, connection: Connection, attempt: Attempt, now: datetime) -> tuple[Attempt, str]:
@@ -68,7 +66,8 @@ class IdentityProviders:
             raise SignInError("issuer_mismatch", "The connection has no identity provider entity ID; complete it.",
                               fix_in="portico") from None
         return verify_saml_response(saml_response, trust=trust, sp=ServiceProvider.for_connection(
-            self.public_url, connection.id), expected_in_response_to=attempt.saml_request_id, now=now)
+            self.public_url, connection.id), expected_in_response_to=attempt.saml_request_id, now=now,
+            max_skew=self.max_clock_skew)
 
     async def verify_oidc(
         self, connection: Connection, attempt: Attempt, params: Mapping[str, str], now: datetime
@@ -82,8 +81,8 @@ class IdentityProviders:
         client_secret, verifier = self._open_secrets(connection, attempt)
         jwks_uri = settings.jwks_uri
         timeout = httpx.Timeout(self.policy.read_timeout_s, connect=self.policy.connect_timeout_s)
-        async with httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False) as client:
-            await self._check_destination(settings.token_endpoint, "token_exchange_failed")
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False,
+                                     transport=PinnedTransport(self.policy)) as client:
             id_token = await exchange_code(client, token_request(
                 token_endpoint=settings.token_endpoint, code=code,
                 redirect_uri=oidc.redirect_uri(self.public_url, connection.id), client_id=settings.client_id,
@@ -91,12 +90,11 @@ class IdentityProviders:
             ))
 
             async def refresh() -> dict[str, Any]:
-                await self._check_destination(jwks_uri, "id_token_invalid")
                 return await fetch_jwks(client, jwks_uri)
 
             token, jwks = await verify_id_token_refreshing(
                 id_token, self.jwks_cache.get(jwks_uri, {"keys": []}), refresh, issuer=settings.issuer,
-                client_id=settings.client_id, nonce=attempt.oidc_nonce, now=now,
+                client_id=settings.client_id, nonce=attempt.oidc_nonce, now=now, max_skew=self.max_clock_skew,
             )
         self.jwks_cache[jwks_uri] = jwks
         return oidc_profile(token.claims, connection_id=connection.id, organization_id=connection.organization_id)
@@ -118,18 +116,3 @@ class IdentityProviders:
             raise SignInError("sign_in_expired") from None
         return client_secret, verifier
 
-    async def _check_destination(self, url: str, code: str) -> None:
-        """The SSRF rule of outbound.py for the token and JWKS endpoints discovery named: a public address,
-        unless PORTICO_OUTBOUND_ALLOW_HOSTS lists the host."""
-        if self.policy.allows(url):
-            return
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname or "", port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError):
-            raise SignInError(code, "The identity provider's endpoint does not resolve.", fix_in="portico",
-                              actual=parts.hostname) from None
-        if parts.scheme != "https" or any(address_refused(str(info[4][0])) for info in infos):
-            raise SignInError(code, "The identity provider's endpoint is not a public https address.",
-                              fix_in="portico", actual=f"{parts.scheme}://{parts.hostname}")

@@ -140,7 +140,7 @@ async def exchange_code(client: httpx.AsyncClient, request: TokenRequest) -> str
         response = await client.post(request.url, data=request.form, headers=request.headers)
     except httpx.HTTPError as error:
         raise SignInError("token_exchange_failed", "Portico could not reach the identity provider's token endpoint.",
-                          fix_in="identity_provider", actual=type(error).__name__) from None
+                          fix_in="identity_provider", actual=_transport_failure(error)) from None
     body = _json_object(response)
     if response.status_code != 200:
         oauth_error = body.get("error") if body else None
@@ -154,12 +154,19 @@ async def exchange_code(client: httpx.AsyncClient, request: TokenRequest) -> str
     return id_token
 
 
+def _transport_failure(error: httpx.HTTPError) -> str:
+    """What went wrong reaching the IdP, for the admin: the error's kind, and its reason when it is a refused
+    destination or a failed connection (an address and errno, never a request body)."""
+    reason = str(error) if isinstance(error, httpx.ConnectError) else ""
+    return f"{type(error).__name__}: {reason[:200]}" if reason else type(error).__name__
+
+
 async def fetch_jwks(client: httpx.AsyncClient, jwks_uri: str) -> dict[str, Any]:
     try:
         response = await client.get(jwks_uri, headers={"Accept": "application/json"})
     except httpx.HTTPError as error:
         raise SignInError("id_token_invalid", "Portico could not fetch the identity provider's signing keys.",
-                          actual=type(error).__name__) from None
+                          actual=_transport_failure(error)) from None
     body = _json_object(response)
     if response.status_code != 200 or body is None or not isinstance(body.get("keys"), list):
         raise SignInError("id_token_invalid", "The identity provider's JWKS cannot be read.",

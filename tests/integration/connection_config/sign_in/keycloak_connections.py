@@ -5,7 +5,7 @@ metadata and discovery, Keycloak from Portico's SP metadata and redirect URI). U
 fixtures and by bench/sso.py."""
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
@@ -86,15 +86,20 @@ async def portal_admin(api: httpx.AsyncClient, proxy_url: str) -> AsyncIterator[
         yield Admin(organization_id, browser, csrf)
 
 
-async def saml_connection(admin: Admin, keycloak: KeycloakRealm, proxy_url: str, *, enable: bool = True) -> str:
-    """Portico from Keycloak's realm metadata; Keycloak's client from Portico's SP metadata."""
+async def saml_connection(
+    admin: Admin, keycloak: KeycloakRealm, proxy_url: str, *, enable: bool = True,
+    keycloak_attributes: Mapping[str, str] | None = None,
+) -> str:
+    """Portico from Keycloak's realm metadata; Keycloak's client from Portico's SP metadata (with these client
+    attributes, e.g. `saml.assertion.lifespan`)."""
     connection = await admin.create({"type": "saml", "provider": "keycloak",
                                      "saml": {"metadata_xml": await keycloak.saml_metadata()}})
     connection_id = str(connection["id"])
     async with httpx.AsyncClient(timeout=10) as http:
         metadata = await http.get(f"{proxy_url}/sso/saml/{connection_id}/metadata")
     assert metadata.status_code == 200, metadata.text
-    await keycloak.create_saml_client_from_metadata(metadata.text, attributes_from_user=["department"])
+    await keycloak.create_saml_client_from_metadata(metadata.text, attributes_from_user=["department"],
+                                                    attributes=keycloak_attributes)
     if enable:
         await admin.tested_and_enabled(connection_id, keycloak)
     return connection_id

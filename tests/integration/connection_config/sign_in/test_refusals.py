@@ -1,8 +1,9 @@
 """Real Keycloak answers that must sign nobody in, each with its error code: a response addressed to another
 service provider (audience), one organization's response posted to another's connection, an assertion
 delivered after its lifetime, a signed assertion wrapped inside a forged one, an ID token for another nonce,
-and the IdP's own refusal. What reaches Portico is what Keycloak signed; only what an attacker (or a slow
-network) could change is changed: the request the browser carries to Keycloak, or the response it carries back."""
+the IdP's own refusal, and a callback opened twice. What reaches Portico is what Keycloak signed; only what
+an attacker (or a slow network) could change is changed: the request the browser carries to Keycloak, or the
+response it carries back."""
 import asyncio
 import base64
 import copy
@@ -254,3 +255,19 @@ async def test_the_idps_own_refusal_is_idp_error_with_its_reason(
     assert oidc_params["error_description"]
     saml_params = app_params(saml_back.headers["location"])
     assert (saml_params["error"], saml_params["state"]) == ("idp_error", "passive") and "code" not in saml_params
+
+
+async def test_an_oidc_callback_opened_again_after_the_sign_in_is_sign_in_expired(
+    admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str
+) -> None:
+    """The browser's back button (or a copied URL) sends Keycloak's callback a second time: the attempt is
+    over, so no second code, whatever Keycloak would say of its own code."""
+    connection_id = await oidc_connection(admin, keycloak)
+    async with browser() as browsing:
+        callback = await sign_in(browsing, authorize_url(proxy_url, connection_id=connection_id, state="back"),
+                                 user.username, user.password)
+        assert isinstance(callback, httpx.URL)
+        first = app_params((await browsing.get(callback)).headers["location"])
+        again = app_params((await browsing.get(callback)).headers["location"])
+    assert "code" in first and first["state"] == "back"
+    assert (again["error"], again["state"]) == ("sign_in_expired", "back") and "code" not in again

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export PORTICO_VENV := $(abspath $(VENV))
 
-.PHONY: install install-test system-packages system-packages-test up down run logs status test test-unit test-integration bench clean
+.PHONY: install install-test system-packages system-packages-test system-packages-bench up down run logs status test test-unit test-integration bench clean
 
 # Everything `make up` needs: Debian packages (installed when root; otherwise the command to run is
 # printed), the Kafka jars and the virtualenv. `make test` also gets Chromium, the NSS tools and helm.
@@ -17,6 +17,9 @@ system-packages:
 
 system-packages-test:
 	@bash deploy/local/install.sh --tests
+
+system-packages-bench:
+	@bash deploy/local/install.sh --bench
 
 # The server before the CLI: reinstalling the server removes the `portico` script its older versions had.
 $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml clients/events/pyproject.toml clients/python/pyproject.toml cli/pyproject.toml
@@ -65,7 +68,7 @@ helm-check:
 
 # Every benchmark with its baselines, then one summary table (figure, baseline, ratio, target); JSON under
 # bench/results/ (git-ignored). About five minutes with the sign-in bench against Keycloak (bench/sso.py); `$(PY) -m bench --quick` is a smoke run.
-bench: up
+bench: system-packages-bench up
 	$(PY) -m bench
 
 clean: down

@@ -7,6 +7,7 @@
 #
 #   bash deploy/local/install.sh           # to run Portico
 #   bash deploy/local/install.sh --tests   # and to run its tests (Chromium, NSS tools, helm, Keycloak)
+#   bash deploy/local/install.sh --bench   # and to run make bench (wrk)
 source "$(dirname "$0")/common.sh"
 
 # command-or-path → Debian package
@@ -27,6 +28,9 @@ TEST_PACKAGES=(
   "certutil:libnss3-tools"                # the https suite's Chromium trusts its test CA
   "unzip:unzip"                           # unpacks Keycloak (deploy/local/keycloak.sh)
 )
+BENCH_PACKAGES=(
+  "wrk:wrk"                               # make bench's capacity figures: a native load generator
+)
 
 have() {
   case $1 in
@@ -42,6 +46,7 @@ missing_packages() {
 
 wanted=("${RUN_PACKAGES[@]}")
 [ "${1:-}" = --tests ] && wanted+=("${TEST_PACKAGES[@]}")
+[ "${1:-}" = --bench ] && wanted+=("${BENCH_PACKAGES[@]}")
 mapfile -t missing < <(missing_packages "${wanted[@]}")
 # Keycloak, the sign-in tests' identity provider, needs Java 21+. Debian packages it from trixie on
 # (bookworm stops at 17): ask for it where the package lists have it; elsewhere keycloak.sh says what to do.

@@ -1,24 +1,40 @@
-"""Kafka subscribers of connection-config: learn organizations from link-issuer's events."""
+"""Kafka subscriber of connection-config: learn organizations from link-issuer's events.
+
+Batches, because portico.links carries every link event of the deployment and only `organization.created`
+matters here (told by the record header; the rest is never parsed): a burst of issued links is skipped at
+Kafka's speed instead of one handler call each. Offsets are committed after the batch; a crash redelivers it,
+and an organization is recorded once whatever Kafka redelivers.
+"""
+import asyncio
+
 import structlog
+from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
 from connection_config import store
-from portico_events import TOPIC_LINKS, CloudEvent, OrganizationCreated
-from shared.broker import subscribe_events
+from portico_events import TOPIC_LINKS, OrganizationCreated
+from shared.broker import events_of, subscribe_batches
 from shared.runtime import ServiceRuntime
 
 CONSUMER_GROUP = "portico-connection-config"
+MAX_BATCH = 1000
+RETRY_DELAY_S = 1.0
 log = structlog.get_logger("connection_config.handlers")
 
 
 def register_handlers(broker: KafkaBroker, runtime: ServiceRuntime) -> None:
-    @subscribe_events(broker, TOPIC_LINKS, group_id=CONSUMER_GROUP)
-    async def learn_organization(event: CloudEvent) -> None:
-        if event.type != OrganizationCreated.event_type:
-            return
-        data = event.typed_data()
-        assert isinstance(data, OrganizationCreated)
-        if await store.record_organization(
-            runtime.require_pool(), data.organization_id, data.display_name, event.time, event.id
-        ):
-            log.info("organization.learned", organization_id=data.organization_id)
+    @subscribe_batches(broker, TOPIC_LINKS, group_id=CONSUMER_GROUP, max_records=MAX_BATCH)
+    async def learn_organizations(records: tuple[ConsumerRecord, ...]) -> None:
+        for event in events_of(records, (OrganizationCreated.event_type,)):
+            data = event.typed_data()
+            if not isinstance(data, OrganizationCreated):
+                continue
+            try:
+                learned = await store.record_organization(
+                    runtime.require_pool(), data.organization_id, data.display_name, event.time, event.id)
+            except Exception as error:
+                log.error("organization.not_recorded", error=repr(error), retry_in_s=RETRY_DELAY_S)
+                await asyncio.sleep(RETRY_DELAY_S)  # Postgres is down: not a hot loop of redeliveries
+                raise
+            if learned:
+                log.info("organization.learned", organization_id=data.organization_id)

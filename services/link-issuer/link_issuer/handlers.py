@@ -11,31 +11,22 @@ from datetime import datetime
 import structlog
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
-from pydantic import ValidationError
 
 from link_issuer.links import LinkService
-from portico_events import TOPIC_SESSIONS, CloudEvent, PortalLinkRedeemed
-from shared.broker import subscribe_batches
+from portico_events import TOPIC_SESSIONS, PortalLinkRedeemed
+from shared.broker import events_of, subscribe_batches
 
 CONSUMER_GROUP = "portico-link-issuer"
 MAX_BATCH = 1000
 RETRY_DELAY_S = 1.0
-REDEEMED = PortalLinkRedeemed.event_type.encode()
 log = structlog.get_logger("link_issuer.handlers")
 
 
 def redemptions(records: Iterable[ConsumerRecord]) -> dict[str, datetime]:
-    """link id → its earliest redemption in the batch; other event types and malformed messages are skipped."""
+    """link id → its earliest redemption in the batch; the other session events are never parsed."""
     found: dict[str, datetime] = {}
-    for record in records:
-        if dict(record.headers or ()).get("ce_type", REDEEMED) != REDEEMED:
-            continue  # the header names the type: the other session events are never parsed
-        try:
-            event = CloudEvent.from_bytes(record.value or b"")
-            data = event.typed_data() if event.type == PortalLinkRedeemed.event_type else None
-        except ValidationError:
-            log.error("event.malformed_skipped", topic=record.topic, partition=record.partition, offset=record.offset)
-            continue
+    for event in events_of(records, (PortalLinkRedeemed.event_type,)):
+        data = event.typed_data()
         if isinstance(data, PortalLinkRedeemed):
             found[data.link_id] = min(event.time, found.get(data.link_id, event.time))
     return found

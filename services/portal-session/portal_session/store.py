@@ -4,10 +4,12 @@ Every decision that must be atomic (first redemption wins, a replayed `issued` n
 revocation ends sessions) is one Lua script; Redis's own clock (TIME) decides expiry, so replicas
 with skewed clocks agree. Lua lives here and nowhere else.
 """
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from portico_events import PortalLinkIssued
 from shared.redis_client import text
 
 PREFIX = "portico:ps:"
@@ -177,15 +179,18 @@ class PortalStore:
         state = await self.redis.hget(link_key(link_id), "state")
         return text(state) if state is not None else None
 
-    async def apply_link_issued(
-        self, link_id: str, org: str, kind: str, expire: float, token_sha256: str, return_url: str, success_url: str
-    ) -> str:
-        result = await self._apply_issued(
-            keys=[link_key(link_id)],
-            args=[org, kind, repr(expire), token_sha256, return_url, success_url, TOMBSTONE_GRACE_S],
-        )
-        outcome: str = result.decode()
-        return outcome
+    async def apply_links_issued(self, issued: Sequence[PortalLinkIssued]) -> list[str]:
+        """What each issued link's event does (armed, known or expired), in order, in one round trip: a
+        pipeline, not a transaction (each script is atomic on its own link)."""
+        pipeline = self.redis.pipeline(transaction=False)
+        for data in issued:
+            await self._apply_issued(
+                keys=[link_key(data.link_id)],
+                args=[data.organization_id, data.kind, repr(data.expire_time.timestamp()), data.token_sha256,
+                      data.return_url or "", data.success_url or "", TOMBSTONE_GRACE_S],
+                client=pipeline,
+            )
+        return [result.decode() for result in await pipeline.execute()]
 
     async def redeem(
         self,

@@ -248,7 +248,7 @@ class SignIns:
             details |= {"certificate_fingerprint_sha256": saml.certificate_fingerprint, "signed": saml.signed,
                         "signature_algorithm": saml.signature_algorithm, "digest_algorithm": saml.digest_algorithm,
                         "skew_seconds": saml.skew_seconds}
-        code = secrets.token_urlsafe(32)
+        code = secrets.token_hex(32)  # 256 bits in hex: nothing to escape, and never a leading '-' that a CLI takes for an option
         try:
             async with self.pool().acquire() as db, db.transaction():
                 locked = await store.find_attempt(db, attempt.id, for_update=True)

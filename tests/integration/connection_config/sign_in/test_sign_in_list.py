@@ -4,6 +4,7 @@ client's sso.sign_ins, `portico sso …`): newest first, filtered, paged, field 
 attribute."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -104,6 +105,8 @@ async def test_the_cli_starts_a_sign_in_exchanges_the_code_and_lists_the_attempt
         back = await browsing.get(callback)
     params = app_params(back.headers["location"])
     assert params["state"] == "cli-state"
+    # Hex, so never a leading '-' that the CLI's argument parser would take for an option (a base64url code did).
+    assert re.fullmatch(r"[0-9a-f]{64}", params["code"]), params["code"]
 
     exchanged = cli(api_key, proxy_url, "sso", "exchange", params["code"], "--json")
     assert exchanged.returncode == 0, exchanged.stderr

@@ -1,0 +1,204 @@
+"""Revocation during another tenant's issuance burst: `python -m bench.burst [--seconds 8]`.
+
+wrk (a native load generator, so the driver is not the bottleneck) issues magic links for one organization
+as fast as the stack answers, for `--seconds`. Meanwhile, and right after, another organization revokes
+shareable links whose sessions are open in their own browsers (httpx), and each revocation is timed from
+the moment the DELETE is sent until its session is refused (401). Then every consumer group's lag is read
+every 100 ms until it is 0: how long after the burst each one has caught up. Loopback only, bounded in time.
+"""
+import argparse
+import asyncio
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench.stats import percentile, print_table
+from bench.summary import Figure
+from link_issuer.accounts.admin import create_api_key
+from portico_events import ALL_TOPICS
+from shared.broker import aiokafka_options
+from shared.settings import Settings
+
+GROUPS = ("portico-portal-session", "portico-portal-session-urgent", "portico-connection-config",
+          "portico-audit", "portico-link-issuer")
+WRK_THREADS, WRK_CONNECTIONS = 2, 16
+REVOKE_DURING = 4  # revocations spread over the burst
+REVOKE_AFTER = 2  # and right after it
+SESSION_POLL_S = 0.02
+REFUSAL_TIMEOUT_S = 60.0
+DRAIN_TIMEOUT_S = 120.0
+WRK_SCRIPT = """wrk.method = "PUT"
+wrk.headers["Authorization"] = "Bearer {key}"
+wrk.headers["Accept"] = "application/json"
+"""
+
+
+@dataclass
+class BurstRun:
+    seconds: float
+    issued_per_s: float = 0.0
+    p99_ms: float = 0.0
+    non_2xx: int = 0
+    during_s: list[float] = field(default_factory=list)
+    after_s: list[float] = field(default_factory=list)
+    drained_s: dict[str, float | None] = field(default_factory=dict)
+    not_measured: str = ""
+
+
+def parse_wrk(output: str) -> tuple[float, float, int]:
+    """Requests/s, the p99 latency in ms and the non-2xx answers from `wrk --latency`'s report."""
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    value, unit = re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", output).groups()  # type: ignore[union-attr]
+    p99_ms = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return rate, p99_ms, int(errors.group(1)) if errors else 0
+
+
+async def group_lags(settings: Settings) -> dict[str, int]:
+    """Records on the bus each group has not committed yet (a group that never committed: not listed)."""
+    options = aiokafka_options(settings)
+    admin = AIOKafkaAdminClient(**options)
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **options)
+    await admin.start()
+    await consumer.start()
+    try:
+        lags = {}
+        for group in GROUPS:
+            committed = await admin.list_consumer_group_offsets(group)
+            partitions = [tp for tp in committed if tp.topic in ALL_TOPICS]
+            if not partitions:
+                continue
+            ends = await consumer.end_offsets(partitions)
+            lags[group] = sum(max(0, ends[tp] - committed[tp].offset) for tp in partitions)
+        return lags
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def open_session(proxy: str, api: httpx.AsyncClient, organization_id: str) -> tuple[str, httpx.AsyncClient]:
+    made = await api.post(f"/api/v1/organizations/{organization_id}/portal_links",
+                          json={"kind": "shareable", "expires_in_seconds": 3600})
+    made.raise_for_status()
+    link = made.json()["link"]
+    browser = httpx.AsyncClient(base_url=proxy, timeout=10)
+    opened = await browser.get(urlsplit(link["location"]).path, headers={"Accept": "application/json"})
+    if opened.status_code != 303:
+        raise RuntimeError(f"the shareable link did not open a session: {opened.status_code} {opened.text[:200]}")
+    return link["id"], browser
+
+
+async def revoke_and_time(api: httpx.AsyncClient, organization_id: str, link_id: str, browser: httpx.AsyncClient) -> float:
+    """Seconds from sending the revocation until the session is refused."""
+    started = time.monotonic()
+    answer = await api.delete(f"/api/v1/organizations/{organization_id}/portal_links/{link_id}")
+    if answer.status_code != 204:
+        raise RuntimeError(f"the revocation failed: {answer.status_code} {answer.text[:200]}")
+    while time.monotonic() - started < REFUSAL_TIMEOUT_S:
+        if (await browser.get("/portal/api/session")).status_code == 401:
+            return time.monotonic() - started
+        await asyncio.sleep(SESSION_POLL_S)
+    raise RuntimeError(f"the session was still open {REFUSAL_TIMEOUT_S:.0f} s after its revocation")
+
+
+async def run(settings: Settings, seconds: float) -> BurstRun:
+    result = BurstRun(seconds)
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        result.not_measured = "wrk is not installed (make install-bench, or apt-get install wrk)"
+        return result
+    proxy = settings.public_url.rstrip("/")
+    if urlsplit(proxy).hostname not in ("127.0.0.1", "localhost"):
+        raise SystemExit("bench.burst only targets loopback")
+    _, key = await create_api_key(settings, "bench-burst")
+    async with httpx.AsyncClient(base_url=proxy, timeout=30, headers={"Authorization": f"Bearer {key}"}) as api:
+        async def organization(name: str) -> str:
+            created = await api.post("/api/v1/organizations", json={"display_name": name})
+            created.raise_for_status()
+            return str(created.json()["organization"]["id"])
+
+        bursting, quiet = await organization("Bursting Co"), await organization("Quiet Co")
+        sessions = [await open_session(proxy, api, quiet) for _ in range(REVOKE_DURING + REVOKE_AFTER)]
+        with tempfile.TemporaryDirectory() as folder:
+            script = Path(folder) / "issue.lua"
+            script.write_text(WRK_SCRIPT.format(key=key))
+            command = [wrk, f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds:.0f}s", "--latency", "-s", str(script),
+                       f"{proxy}/api/v1/organizations/{bursting}/portal_links"]
+            load = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            began = time.monotonic()
+            for n, (link_id, browser) in enumerate(sessions[:REVOKE_DURING]):
+                await asyncio.sleep(max(0.0, began + seconds * (n + 0.5) / REVOKE_DURING - time.monotonic()))
+                result.during_s.append(await revoke_and_time(api, quiet, link_id, browser))
+            out, err = await asyncio.wait_for(load.communicate(), timeout=seconds + 30)
+            if load.returncode != 0:
+                raise RuntimeError(f"wrk failed: {err.decode()[:300]}")
+        ended = time.monotonic()
+        result.issued_per_s, result.p99_ms, result.non_2xx = parse_wrk(out.decode())
+        after = [revoke_and_time(api, quiet, link_id, browser) for link_id, browser in sessions[REVOKE_DURING:]]
+        result.after_s = list(await asyncio.gather(*after))
+        for _, browser in sessions:
+            await browser.aclose()
+        while time.monotonic() - ended < DRAIN_TIMEOUT_S and len(result.drained_s) < len(GROUPS):
+            for group, lag in (await group_lags(settings)).items():
+                if lag == 0 and group not in result.drained_s:
+                    result.drained_s[group] = time.monotonic() - ended
+            await asyncio.sleep(0.1)
+        for group in GROUPS:
+            result.drained_s.setdefault(group, None)
+    return result
+
+
+def report(result: BurstRun) -> list[dict[str, object]]:
+    if result.not_measured:
+        rows: list[dict[str, object]] = [{"measure": "not measured", "value": result.not_measured}]
+    else:
+        rows = [
+            {"measure": f"issuance by wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS}, {result.seconds:.0f} s, one organization",
+             "value": f"{result.issued_per_s:,.0f}/s, p99 {result.p99_ms:.0f} ms, {result.non_2xx} not 2xx"},
+            {"measure": "another organization's revocation → session refused, during the burst",
+             "value": " / ".join(f"{s:.2f}" for s in result.during_s) + " s"},
+            {"measure": "the same, right after the burst",
+             "value": " / ".join(f"{s:.2f}" for s in result.after_s) + " s"},
+        ]
+        rows += [{"measure": f"lag of {group} drained, after the burst's end",
+                  "value": "never" if seconds is None else f"{seconds:.1f} s"} for group, seconds in result.drained_s.items()]
+    print_table("Revocation during another tenant's issuance burst", rows)
+    return rows
+
+
+def summary_figures(result: BurstRun) -> list[Figure]:
+    if result.not_measured:
+        return [Figure(f"revocation during a burst: not measured ({result.not_measured})", (), "")]
+    delays = result.during_s + result.after_s
+    drained = [s for s in result.drained_s.values() if s is not None]
+    drain = max(drained) if drained and len(drained) == len(result.drained_s) else float("nan")  # nan: one never drained
+    return [
+        Figure("revocation → session refused, during/after another tenant's burst, p50/max", (
+            percentile(delays, 50) * 1000, max(delays) * 1000), "ms", target="< 1,000 ms",
+            met=max(delays) < 1.0),
+        Figure(f"every consumer group's lag drained after the burst ({result.issued_per_s:,.0f} links/s for "
+               f"{result.seconds:.0f} s)", (drain,), "s", target="≤ 2 s", met=bool(drain <= 2.0)),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    args = parser.parse_args()
+    result = asyncio.run(run(Settings(), min(max(args.seconds, 2.0), 60.0)))
+    report(result)
+    for figure in summary_figures(result):
+        print(f"{figure.name}: {figure.values} {figure.unit} (target {figure.target}: {'met' if figure.met else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The burst bench reads wrk's report and judges its figures: a group that never drained fails the target."""
+import math
+
+from bench.burst import BurstRun, parse_wrk, summary_figures
+
+WRK_REPORT = """Running 8s test @ http://127.0.0.1:8080/api/v1/organizations/org_1/portal_links
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    43.61ms   18.20ms 161.52ms   71.43%
+    Req/Sec   183.81     32.40   252.00     70.00%
+  Latency Distribution
+     50%   41.17ms
+     75%   52.98ms
+     90%   66.67ms
+     99%  101.31ms
+  2935 requests in 8.01s, 1.67MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:    366.44
+Transfer/sec:    213.21KB
+"""
+
+
+def test_the_rate_the_p99_and_the_refusals_are_read_from_wrks_report():
+    assert parse_wrk(WRK_REPORT) == (366.44, 101.31, 3)
+    slow = WRK_REPORT.replace("101.31ms", "1.20s").replace("  Non-2xx or 3xx responses: 3\n", "")
+    assert parse_wrk(slow) == (366.44, 1200.0, 0)
+
+
+def test_a_slow_revocation_or_a_group_that_never_drained_misses_its_target():
+    quick = BurstRun(8.0, 366.0, 101.0, 0, during_s=[0.1, 0.2], after_s=[0.05],
+                     drained_s={"portico-audit": 0.4, "portico-portal-session": 1.5})
+    revocation, drained = summary_figures(quick)
+    assert (revocation.met, drained.met) == (True, True) and drained.values == (1.5,)
+    stuck = BurstRun(8.0, 366.0, 101.0, 0, during_s=[0.1, 17.0], after_s=[2.3],
+                     drained_s={"portico-audit": 0.4, "portico-portal-session": None})
+    revocation, drained = summary_figures(stuck)
+    assert revocation.met is False and revocation.values == (2300.0, 17000.0)
+    assert drained.met is False and math.isnan(drained.values[0])
+    assert summary_figures(BurstRun(8.0, not_measured="wrk is not installed"))[0].met is None

@@ -46,6 +46,17 @@ async def eventually_audited(
     return events
 
 
+async def saml_sign_in(proxy_url: str, user: KeycloakUser, state: str, **target: str) -> dict[str, str]:
+    """A user's whole SAML sign-in through Portico at Keycloak (`target`: organization_id or connection_id);
+    what Portico sends the app back with."""
+    async with browser() as browsing:
+        posted = await sign_in(browsing, authorize_url(proxy_url, state=state, **target), user.username, user.password)
+        assert isinstance(posted, SamlPost)
+        back = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
+                                                         "RelayState": posted.relay_state or ""})
+    return app_params(back.headers["location"])
+
+
 def assert_profile(profile: dict[str, object], user: KeycloakUser, connection_id: str, organization_id: str,
                    connection_type: str) -> None:
     assert profile["email"] == user.email
@@ -220,13 +231,7 @@ async def test_after_the_idp_rotates_its_key_responses_are_certificate_mismatch_
         connection_id = await saml_connection(admin, own, proxy_url)
         await own.rotate_signing_key()
 
-        async with browser() as browsing:
-            posted = await sign_in(browsing, authorize_url(proxy_url, connection_id=connection_id, state="cert"),
-                                   user.username, user.password)
-            assert isinstance(posted, SamlPost)
-            back = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
-                                                             "RelayState": posted.relay_state or ""})
-        params = app_params(back.headers["location"])
+        params = await saml_sign_in(proxy_url, user, "cert", connection_id=connection_id)
         assert (params["error"], params["state"]) == ("certificate_mismatch", "cert") and "code" not in params
         failed = await eventually_audited(api, admin.organization_id, "portico.sso.sign_in_failed")
         assert failed[0]["data"]["fix_in"] == "portico"  # type: ignore[index]
@@ -237,13 +242,7 @@ async def test_after_the_idp_rotates_its_key_responses_are_certificate_mismatch_
         assert updated.status_code == 200, updated.text
         assert len(updated.json()["connection"]["saml"]["certificates"]) == 2
         assert (await admin.test_at_keycloak(connection_id, user))["status"] == "succeeded"
-        async with browser() as browsing:
-            posted = await sign_in(browsing, authorize_url(proxy_url, connection_id=connection_id, state="again"),
-                                   user.username, user.password)
-            assert isinstance(posted, SamlPost)
-            back = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
-                                                             "RelayState": posted.relay_state or ""})
-        assert "code" in app_params(back.headers["location"])
+        assert "code" in await saml_sign_in(proxy_url, user, "again", connection_id=connection_id)
 
 
 async def test_a_response_changed_after_keycloak_signed_it_is_signature_invalid(

@@ -1,18 +1,19 @@
 """`make bench` (`python -m bench`): every benchmark against the running stack, then one summary table.
 
 Baselines first (raw Kafka; the bare endpoint, Redis and COPY inside the benchmarks that use them), then
-portal links, then audit ingest, then revocations during another tenant's issuance burst (wrk), then SSO
-sign-in against Keycloak (beside Keycloak alone); each warms up before it measures. Load comes from this
-process and the wrk it starts, on loopback only, bounded in count and time (about six minutes in all on the
-2-core development machine). Without Keycloak (no Java 21+) the SSO rows say why
-and are marked not measured; the rest of the run stands.
+portal links, then audit ingest, then capacity under wrk (issuance and redemption beside their bare
+endpoints), then revocations during another tenant's issuance burst (wrk), then SSO sign-in against Keycloak
+(beside Keycloak alone); each warms up before it measures. Load comes from this process and the wrk it
+starts, on loopback only, bounded in count and time (about six minutes in all on the 2-core development
+machine). Without Keycloak (no Java 21+) the SSO rows say why and are marked not measured; without wrk the
+wrk rows do; the rest of the run stands.
 """
 import argparse
 import asyncio
 import os
 import time
 
-from bench import audit_ingest, baselines, burst, links, sso
+from bench import audit_ingest, baselines, burst, capacity, links, sso
 from bench.stats import percentile, print_table, write_results
 from bench.summary import Figure, figure_record, figure_row, latency_ms, pair_sums
 from bench.throughput import Step
@@ -25,6 +26,7 @@ AUDIT_LAG_S = 10.0
 P50_P99 = (50, 99)
 SSO_ROUNDS, SSO_QUICK_ROUNDS = 20, 5
 BURST_S, BURST_QUICK_S = 8.0, 2.0
+CAPACITY_S, CAPACITY_QUICK_S = 6.0, 2.0
 
 
 def figures(link: links.LinksRun, audit: audit_ingest.AuditRun, kafka_rt: list[float], produce_per_s: float) -> list[Figure]:
@@ -70,6 +72,14 @@ async def sso_sign_in(settings: Settings, rounds: int) -> sso.SsoRun:
         return sso.SsoRun([], f"{type(error).__name__}: {error}")
 
 
+async def wrk_capacity(settings: Settings, seconds: float) -> capacity.CapacityRun:
+    """The wrk capacity bench, or why it was not measured."""
+    try:
+        return await capacity.run(settings, seconds)
+    except Exception as error:
+        return capacity.CapacityRun(seconds, not_measured=f"{type(error).__name__}: {error}")
+
+
 async def burst_revocations(settings: Settings, seconds: float) -> burst.BurstRun:
     """The burst bench, or why it was not measured."""
     try:
@@ -79,7 +89,8 @@ async def burst_revocations(settings: Settings, seconds: float) -> burst.BurstRu
 
 
 async def run_all(
-    settings: Settings, sizes: links.Sizes, audit_events: int, audit_lag_s: float, sso_rounds: int, burst_s: float
+    settings: Settings, sizes: links.Sizes, audit_events: int, audit_lag_s: float, sso_rounds: int, burst_s: float,
+    capacity_s: float,
 ) -> None:
     load_before = os.getloadavg()
     started = time.monotonic()
@@ -95,20 +106,23 @@ async def run_all(
     link_rows = links.report(link)
     audit = await audit_ingest.run(settings, audit_events, audit_lag_s)
     audit_rows = audit_ingest.report(audit)
+    capacities = await wrk_capacity(settings, capacity_s)
+    capacity_rows = capacity.report(capacities)
     bursting = await burst_revocations(settings, burst_s)
     burst_rows = burst.report(bursting)
     sign_ins = await sso_sign_in(settings, sso_rounds)
     sso_rows = sso.report(sign_ins)
 
-    summary = (figures(link, audit, kafka_rt, produce_per_s) + burst.summary_figures(bursting)
-               + sso.summary_figures(sign_ins))
+    summary = (figures(link, audit, kafka_rt, produce_per_s) + capacity.summary_figures(capacities)
+               + burst.summary_figures(bursting) + sso.summary_figures(sign_ins))
     load_after = os.getloadavg()
     context = (f"{os.cpu_count()} cores; load average (1/5/15 min) {_load(load_before)} before, "
                f"{_load(load_after)} after; {time.monotonic() - started:.0f} s")
     print_table(f"Summary ({context})", [figure_row(f) for f in summary])
     path = write_results("bench", [figure_record(f) for f in summary], context=context,
                          load_average_before=load_before, load_average_after=load_after,
-                         links=link_rows, audit=audit_rows, burst=burst_rows, sso=sso_rows)
+                         links=link_rows, audit=audit_rows, capacity=capacity_rows, burst=burst_rows,
+                         sso=sso_rows)
     print(f"\nresults: {path}")
 
 
@@ -126,9 +140,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         sizes = links.Sizes(cycles=300, sequential=200, bare=200, ramp_step_s=1.0, redeem_s=2.0, propagation=50)
-        asyncio.run(run_all(Settings(), sizes, 2_000, 2.0, SSO_QUICK_ROUNDS, BURST_QUICK_S))
+        asyncio.run(run_all(Settings(), sizes, 2_000, 2.0, SSO_QUICK_ROUNDS, BURST_QUICK_S, CAPACITY_QUICK_S))
     else:
-        asyncio.run(run_all(Settings(), links.Sizes(), AUDIT_EVENTS, AUDIT_LAG_S, SSO_ROUNDS, BURST_S))
+        asyncio.run(run_all(Settings(), links.Sizes(), AUDIT_EVENTS, AUDIT_LAG_S, SSO_ROUNDS, BURST_S, CAPACITY_S))
 
 
 if __name__ == "__main__":

@@ -8,9 +8,7 @@ every 100 ms until it is 0: how long after the burst each one has caught up. Loo
 """
 import argparse
 import asyncio
-import re
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.capacity import WRK_CONNECTIONS, WRK_THREADS, finish_wrk, start_wrk
 from bench.stats import percentile, print_table
 from bench.summary import Figure
 from link_issuer.accounts.admin import create_api_key
@@ -30,16 +29,11 @@ from shared.settings import Settings
 
 GROUPS = ("portico-portal-session", "portico-portal-session-urgent", "portico-connection-config",
           "portico-audit", "portico-link-issuer")
-WRK_THREADS, WRK_CONNECTIONS = 2, 16
 REVOKE_DURING = 4  # revocations spread over the burst
 REVOKE_AFTER = 2  # and right after it
 SESSION_POLL_S = 0.02
 REFUSAL_TIMEOUT_S = 60.0
 DRAIN_TIMEOUT_S = 120.0
-WRK_SCRIPT = """wrk.method = "PUT"
-wrk.headers["Authorization"] = "Bearer {key}"
-wrk.headers["Accept"] = "application/json"
-"""
 
 
 @dataclass
@@ -52,15 +46,6 @@ class BurstRun:
     after_s: list[float] = field(default_factory=list)
     drained_s: dict[str, float | None] = field(default_factory=dict)
     not_measured: str = ""
-
-
-def parse_wrk(output: str) -> tuple[float, float, int]:
-    """Requests/s, the p99 latency in ms and the non-2xx answers from `wrk --latency`'s report."""
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    value, unit = re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", output).groups()  # type: ignore[union-attr]
-    p99_ms = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    return rate, p99_ms, int(errors.group(1)) if errors else 0
 
 
 async def group_lags(settings: Settings) -> dict[str, int]:
@@ -112,8 +97,7 @@ async def revoke_and_time(api: httpx.AsyncClient, organization_id: str, link_id:
 
 async def run(settings: Settings, seconds: float) -> BurstRun:
     result = BurstRun(seconds)
-    wrk = shutil.which("wrk")
-    if wrk is None:
+    if shutil.which("wrk") is None:
         result.not_measured = "wrk is not installed (make install-bench, or apt-get install wrk)"
         return result
     proxy = settings.public_url.rstrip("/")
@@ -129,20 +113,16 @@ async def run(settings: Settings, seconds: float) -> BurstRun:
         bursting, quiet = await organization("Bursting Co"), await organization("Quiet Co")
         sessions = [await open_session(proxy, api, quiet) for _ in range(REVOKE_DURING + REVOKE_AFTER)]
         with tempfile.TemporaryDirectory() as folder:
-            script = Path(folder) / "issue.lua"
-            script.write_text(WRK_SCRIPT.format(key=key))
-            command = [wrk, f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds:.0f}s", "--latency", "-s", str(script),
-                       f"{proxy}/api/v1/organizations/{bursting}/portal_links"]
-            load = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            load = await start_wrk(f"{proxy}/api/v1/organizations/{bursting}/portal_links", seconds, method="PUT",
+                                   headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
+                                   folder=Path(folder))
             began = time.monotonic()
             for n, (link_id, browser) in enumerate(sessions[:REVOKE_DURING]):
                 await asyncio.sleep(max(0.0, began + seconds * (n + 0.5) / REVOKE_DURING - time.monotonic()))
                 result.during_s.append(await revoke_and_time(api, quiet, link_id, browser))
-            out, err = await asyncio.wait_for(load.communicate(), timeout=seconds + 30)
-            if load.returncode != 0:
-                raise RuntimeError(f"wrk failed: {err.decode()[:300]}")
+            issued = await finish_wrk(load, seconds)
         ended = time.monotonic()
-        result.issued_per_s, result.p99_ms, result.non_2xx = parse_wrk(out.decode())
+        result.issued_per_s, result.p99_ms, result.non_2xx = issued.per_s, issued.p99_ms, issued.not_2xx
         after = [revoke_and_time(api, quiet, link_id, browser) for link_id, browser in sessions[REVOKE_DURING:]]
         result.after_s = list(await asyncio.gather(*after))
         for _, browser in sessions:

@@ -1,7 +1,10 @@
-"""The burst bench reads wrk's report and judges its figures: a group that never drained fails the target."""
+"""wrk's report read (bench/capacity.py), and the burst bench's verdicts: a group that never drained fails the target."""
 import math
 
-from bench.burst import BurstRun, parse_wrk, summary_figures
+import pytest
+
+from bench.burst import BurstRun, summary_figures
+from bench.capacity import WrkResult, parse_wrk
 
 WRK_REPORT = """Running 8s test @ http://127.0.0.1:8080/api/v1/organizations/org_1/portal_links
   2 threads and 16 connections
@@ -21,9 +24,11 @@ Transfer/sec:    213.21KB
 
 
 def test_the_rate_the_p99_and_the_refusals_are_read_from_wrks_report():
-    assert parse_wrk(WRK_REPORT) == (366.44, 101.31, 3)
+    assert parse_wrk(WRK_REPORT) == WrkResult(366.44, 101.31, 3)
     slow = WRK_REPORT.replace("101.31ms", "1.20s").replace("  Non-2xx or 3xx responses: 3\n", "")
-    assert parse_wrk(slow) == (366.44, 1200.0, 0)
+    assert parse_wrk(slow) == WrkResult(366.44, 1200.0, 0)
+    with pytest.raises(ValueError):
+        parse_wrk("wrk: unable to connect to 127.0.0.1:8080 Connection refused")
 
 
 def test_a_slow_revocation_or_a_group_that_never_drained_misses_its_target():

@@ -8,7 +8,6 @@ every 100 ms until it is 0: how long after the burst each one has caught up. Loo
 """
 import argparse
 import asyncio
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.capacity import WRK_CONNECTIONS, WRK_THREADS, finish_wrk, start_wrk
+from bench.capacity import WRK_CONNECTIONS, WRK_THREADS, finish_wrk, start_wrk, wrk_missing
 from bench.stats import percentile, print_table
 from bench.summary import Figure
 from link_issuer.accounts.admin import create_api_key
@@ -96,9 +95,8 @@ async def revoke_and_time(api: httpx.AsyncClient, organization_id: str, link_id:
 
 
 async def run(settings: Settings, seconds: float) -> BurstRun:
-    result = BurstRun(seconds)
-    if shutil.which("wrk") is None:
-        result.not_measured = "wrk is not installed (make install-bench, or apt-get install wrk)"
+    result = BurstRun(seconds, not_measured=wrk_missing())
+    if result.not_measured:
         return result
     proxy = settings.public_url.rstrip("/")
     if urlsplit(proxy).hostname not in ("127.0.0.1", "localhost"):

@@ -58,6 +58,11 @@ def parse_wrk(output: str) -> WrkResult:
     return WrkResult(float(rate.group(1)), float(p99.group(1)) * scale, int(errors.group(1)) if errors else 0)
 
 
+def wrk_missing() -> str:
+    """Why wrk cannot run here, or "" when it can."""
+    return "" if shutil.which("wrk") else "wrk is not installed (make bench installs it, or apt-get install wrk)"
+
+
 def wrk_script(method: str, headers: dict[str, str]) -> str:
     lines = [f'wrk.method = "{method}"'] + [f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()]
     return "\n".join(lines) + "\n"
@@ -70,7 +75,7 @@ async def start_wrk(url: str, seconds: float, *, method: str = "GET", headers: d
         raise SystemExit("wrk is only pointed at loopback")
     wrk = shutil.which("wrk")
     if wrk is None:
-        raise FileNotFoundError("wrk is not installed (make bench installs it, or apt-get install wrk)")
+        raise FileNotFoundError(wrk_missing())
     script = folder / f"wrk-{method.lower()}-{abs(hash(url))}.lua"
     script.write_text(wrk_script(method, headers or {}))
     command = [wrk, f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{math.ceil(seconds)}s", "--latency",
@@ -90,9 +95,8 @@ async def run_wrk(url: str, seconds: float, folder: Path, **options: object) -> 
 
 
 async def run(settings: Settings, seconds: float) -> CapacityRun:
-    result = CapacityRun(seconds)
-    if shutil.which("wrk") is None:
-        result.not_measured = "wrk is not installed (make bench installs it, or apt-get install wrk)"
+    result = CapacityRun(seconds, not_measured=wrk_missing())
+    if result.not_measured:
         return result
     proxy = settings.public_url.rstrip("/")
     _, key = await create_api_key(settings, "bench-capacity")

@@ -1,5 +1,6 @@
 """The portal's test step in a real browser, against the loopback SAML IdP: a test that succeeds shows what
-the IdP sent and makes Enable available; one that fails says why and who fixes it, and Enable stays off."""
+the IdP sent and makes Enable available; one that fails says why and who fixes it, and Enable stays off. And
+once against a real Keycloak, its login form filled in Chromium."""
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from tests.e2e.conftest import ConsoleErrors, Screenshots, managed_connections
 from tests.factories import create_organization, magic_link
 from tests.fixtures.identity_providers import IdpUser, saml_idp
 from tests.fixtures.saml_idp import LoopbackSamlIdp, SamlMisbehaviour
+from tests.integration.keycloak.admin import KeycloakRealm, make_user
 
 
 @pytest.fixture
@@ -88,4 +90,51 @@ async def test_a_test_that_fails_says_why_and_who_fixes_it_and_enable_stays_off(
     await expect(page.get_by_role("button", name="Enable single sign-on")).to_be_disabled()
     await screenshots.take(page, "review-failed")
     assert [c["status"] for c in await managed_connections(api, org_id)] == ["configured"]
+    assert console.unexpected() == []
+
+
+async def test_the_test_step_signs_the_admin_in_at_a_real_keycloak_in_the_browser(
+    api: httpx.AsyncClient, page: Page, console: ConsoleErrors, proxy_url: str, keycloak: KeycloakRealm,
+    tmp_path: Path,
+):
+    """The whole step in Chromium against Keycloak: the guide's metadata upload, Keycloak's client made from the
+    SP metadata the guide offers, Test connection opening Keycloak's own login form in a new tab, Keycloak's
+    auto-posting answer landing on the result page, and Enable offered afterwards."""
+    user = await make_user(keycloak)
+    org_id = await create_organization(api, "Keycloak Tested")
+    await page.goto((await magic_link(api, org_id))["location"])
+    await page.get_by_role("link", name="Start").click()
+    await page.get_by_label("Keycloak").check()
+    await page.get_by_label("SAML 2.0").check()
+    await page.get_by_role("button", name="Continue").click()
+    await page.get_by_role("link", name="Next: enter Keycloak's details").click()
+    await page.get_by_label("Upload the metadata file").check()
+    metadata = tmp_path / "keycloak-metadata.xml"
+    metadata.write_text(await keycloak.saml_metadata())
+    await page.get_by_label("Metadata file (XML)").set_input_files(str(metadata))
+    await page.get_by_role("button", name="Save and continue").click()
+    await expect(page.get_by_role("heading", name="Test connection")).to_be_visible()
+    connection_id = page.url.split("/portal/connections/")[1].split("/")[0]
+    async with httpx.AsyncClient(timeout=10) as http:
+        sp_metadata = await http.get(f"{proxy_url}/sso/saml/{connection_id}/metadata")
+    await keycloak.create_saml_client_from_metadata(sp_metadata.text)
+    enable = page.get_by_role("button", name="Enable single sign-on")
+    await expect(enable).to_be_disabled()
+
+    async with page.expect_popup() as popup:
+        await page.get_by_role("button", name="Test connection").click()
+    keycloak_tab = await popup.value
+    await keycloak_tab.get_by_label("Username or email").fill(user.username)
+    await keycloak_tab.get_by_label("Password", exact=True).fill(user.password)
+    await keycloak_tab.get_by_role("button", name="Sign In").click()
+    await keycloak_tab.wait_for_url(f"**/portal/connections/{connection_id}/tests/tst_*")
+    await expect(keycloak_tab.get_by_role("heading", name="The test sign-in worked")).to_be_visible()
+    await expect(keycloak_tab.locator("#test-profile")).to_contain_text(user.email)
+    await keycloak_tab.close()
+
+    await expect(page.locator("#test-succeeded")).to_contain_text(user.email)
+    await expect(enable).to_be_enabled()
+    await enable.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Single sign-on with Keycloak is on")
+    assert [c["status"] for c in await managed_connections(api, org_id)] == ["enabled"]
     assert console.unexpected() == []

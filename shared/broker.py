@@ -2,7 +2,8 @@
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiokafka
@@ -220,6 +221,18 @@ def events_of(records: Iterable[aiokafka.ConsumerRecord], types: Collection[str]
         if types is None or event.type in types:
             events.append(event)
     return events
+
+
+@asynccontextmanager
+async def paused_on_failure(logger: Any, event: str, delay_s: float, **context: object) -> AsyncIterator[None]:
+    """Around a batch handler's writes: when they fail (a dependency down), log `event` and wait `delay_s` before
+    the exception rewinds the batch, so it is delivered again after a pause, not in a hot loop."""
+    try:
+        yield
+    except Exception as error:
+        logger.error(event, error=repr(error), retry_in_s=delay_s, **context)
+        await asyncio.sleep(delay_s)
+        raise
 
 
 def subscribe_batches(

@@ -5,15 +5,13 @@ matters here (told by the record header; the rest is never parsed): a burst of i
 Kafka's speed instead of one handler call each. Offsets are committed after the batch; a crash redelivers it,
 and an organization is recorded once whatever Kafka redelivers.
 """
-import asyncio
-
 import structlog
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
 from connection_config import store
 from portico_events import TOPIC_LINKS, OrganizationCreated
-from shared.broker import events_of, subscribe_batches
+from shared.broker import events_of, paused_on_failure, subscribe_batches
 from shared.runtime import ServiceRuntime
 
 CONSUMER_GROUP = "portico-connection-config"
@@ -29,12 +27,8 @@ def register_handlers(broker: KafkaBroker, runtime: ServiceRuntime) -> None:
             data = event.typed_data()
             if not isinstance(data, OrganizationCreated):
                 continue
-            try:
+            async with paused_on_failure(log, "organization.not_recorded", RETRY_DELAY_S):
                 learned = await store.record_organization(
                     runtime.require_pool(), data.organization_id, data.display_name, event.time, event.id)
-            except Exception as error:
-                log.error("organization.not_recorded", error=repr(error), retry_in_s=RETRY_DELAY_S)
-                await asyncio.sleep(RETRY_DELAY_S)  # Postgres is down: not a hot loop of redeliveries
-                raise
             if learned:
                 log.info("organization.learned", organization_id=data.organization_id)

@@ -4,7 +4,6 @@ Batches, because portico.sessions carries every session event of the deployment 
 here: one UPDATE per batch, offsets committed only after it (a crash redelivers; the first redemption time
 is kept, so redelivered or replayed events change nothing).
 """
-import asyncio
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -14,7 +13,7 @@ from faststream.kafka import KafkaBroker
 
 from link_issuer.links import LinkService
 from portico_events import TOPIC_SESSIONS, PortalLinkRedeemed
-from shared.broker import events_of, subscribe_batches
+from shared.broker import events_of, paused_on_failure, subscribe_batches
 
 CONSUMER_GROUP = "portico-link-issuer"
 MAX_BATCH = 1000
@@ -38,11 +37,7 @@ def register_handlers(broker: KafkaBroker, links: LinkService) -> None:
         found = redemptions(records)
         if not found:
             return
-        try:
+        async with paused_on_failure(log, "link.redemptions_not_recorded", RETRY_DELAY_S, links=len(found)):
             recorded = await links.record_redemptions(found)
-        except Exception as error:
-            log.error("link.redemptions_not_recorded", error=repr(error), links=len(found), retry_in_s=RETRY_DELAY_S)
-            await asyncio.sleep(RETRY_DELAY_S)  # Postgres is down: not a hot loop of redeliveries
-            raise
         if recorded:
             log.info("link.redemptions_recorded", links=recorded)

@@ -10,7 +10,6 @@ redelivers it, and every step is idempotent):
   applies it; the other finds nothing left to end. A revocation applied before its link's issue leaves a
   tombstone the issue never re-arms (store._APPLY_ISSUED).
 """
-import asyncio
 from datetime import UTC, datetime
 
 import structlog
@@ -20,7 +19,7 @@ from faststream.kafka import KafkaBroker
 from portal_session import store
 from portal_session.sessions import PortalSessions
 from portico_events import TOPIC_LINKS, CloudEvent, OrganizationCreated, PortalLinkIssued, PortalLinkRevoked
-from shared.broker import events_of, subscribe_batches
+from shared.broker import events_of, paused_on_failure, subscribe_batches
 
 CONSUMER_GROUP = "portico-portal-session"
 URGENT_CONSUMER_GROUP = "portico-portal-session-urgent"
@@ -66,12 +65,8 @@ def register_handlers(broker: KafkaBroker, portal: store.PortalStore, sessions: 
 
 
 async def _applied(events: list[CloudEvent], portal: store.PortalStore, sessions: PortalSessions) -> None:
-    try:
+    async with paused_on_failure(log, "link.events_not_applied", RETRY_DELAY_S, events=len(events)):
         await apply(events, portal, sessions)
-    except Exception as error:
-        log.error("link.events_not_applied", error=repr(error), events=len(events), retry_in_s=RETRY_DELAY_S)
-        await asyncio.sleep(RETRY_DELAY_S)  # Redis is down: not a hot loop of redeliveries
-        raise
 
 
 def _lag_ms(event: CloudEvent) -> float:

@@ -147,7 +147,7 @@ async def through_portico(browsing: httpx.AsyncClient, api: httpx.AsyncClient, s
     else:
         posted = _saml_post(answer)
         back = await sign_in_round.timed("SAML ACS", PORTICO, browsing.post(
-            posted.acs_url, data={"SAMLResponse": posted.saml_response, "RelayState": posted.relay_state}))
+            posted.acs_url, data=posted.form()))
     params = app_params(_expect(back, 303, "ACS or callback").headers["location"])
     if "code" not in params:
         raise SignInBroken(f"no code for the app: {params}")

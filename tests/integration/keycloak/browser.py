@@ -70,6 +70,11 @@ class SamlPost:
     saml_response: str
     relay_state: str | None
 
+    def form(self, saml_response: str | None = None) -> dict[str, str]:
+        """The form the browser posts to the ACS (with `saml_response` in place of Keycloak's, for a test that
+        changed it)."""
+        return {"SAMLResponse": saml_response or self.saml_response, "RelayState": self.relay_state or ""}
+
 
 MAX_HOPS = 10
 

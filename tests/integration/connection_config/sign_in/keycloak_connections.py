@@ -60,8 +60,7 @@ class Admin:
         async with browser() as browsing:
             answer = await sign_in(browsing, test["location"], user.username, user.password)
             if isinstance(answer, SamlPost):
-                await browsing.post(answer.acs_url, data={"SAMLResponse": answer.saml_response,
-                                                          "RelayState": answer.relay_state or ""})
+                await browsing.post(answer.acs_url, data=answer.form())
             else:
                 await browsing.get(answer)
         result = await self.call("GET", f"/{connection_id}/tests/{test['id']}")

@@ -29,8 +29,7 @@ async def test_a_saml_test_of_a_connection_not_yet_enabled_succeeds_and_yields_n
     async with browser() as browsing:
         posted = await sign_in(browsing, test["location"], user.username, user.password)
         assert isinstance(posted, SamlPost) and posted.relay_state == test["id"]
-        back = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
-                                                         "RelayState": posted.relay_state})
+        back = await browsing.post(posted.acs_url, data=posted.form())
     assert back.status_code == 303
     assert back.headers["location"] == f"{proxy_url}/portal/connections/{connection_id}/tests/{test['id']}"
     assert "code=" not in back.headers["location"]

@@ -53,10 +53,6 @@ def rewritten_authn_request(redirect: httpx.URL, change: Callable[[etree._Elemen
                                           "RelayState": redirect.params["RelayState"]}))
 
 
-def form(posted: SamlPost, saml_response: str | None = None) -> dict[str, str]:
-    return {"SAMLResponse": saml_response or posted.saml_response, "RelayState": posted.relay_state or ""}
-
-
 async def test_a_keycloak_response_addressed_to_another_service_provider_is_audience_mismatch(
     admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str, api: httpx.AsyncClient
 ) -> None:
@@ -76,7 +72,7 @@ async def test_a_keycloak_response_addressed_to_another_service_provider_is_audi
                                user.password)
         assert isinstance(posted, SamlPost) and posted.acs_url == acs
         assert other_app in base64.b64decode(posted.saml_response).decode()
-        back = await browsing.post(acs, data=form(posted))
+        back = await browsing.post(acs, data=posted.form())
     params = app_params(back.headers["location"])
     assert (params["error"], params["state"]) == ("audience_mismatch", "aud") and "code" not in params
     assert other_app in params["error_description"] or "audience" in params["error_description"].lower()
@@ -104,8 +100,8 @@ async def test_a_response_for_one_organizations_connection_signs_nobody_in_to_an
             as_second = await http.post(second_acs, data={"SAMLResponse": posted.saml_response,
                                                           "RelayState": second_relay_state})
             # With the first organization's attempt: that attempt is not one of this connection.
-            as_first = await http.post(second_acs, data=form(posted))
-            genuine = await http.post(posted.acs_url, data=form(posted))
+            as_first = await http.post(second_acs, data=posted.form())
+            genuine = await http.post(posted.acs_url, data=posted.form())
     params = app_params(as_second.headers["location"])
     assert (params["error"], params["state"]) == ("destination_mismatch", "second") and "code" not in params
     assert as_first.status_code == 400 and as_first.json()["error"]["code"] == "unknown_sign_in"
@@ -129,7 +125,7 @@ async def test_an_assertion_delivered_after_its_lifetime_is_assertion_expired_wi
                 posted = await sign_in(browsing, started["location"], user.username, user.password)
                 assert isinstance(posted, SamlPost)
                 await asyncio.sleep(3)
-                await browsing.post(posted.acs_url, data=form(posted))
+                await browsing.post(posted.acs_url, data=posted.form())
             test = (await admin.call("GET", f"/{connection_id}/tests/{started['id']}")).json()["test"]
             enable = await admin.call("POST", f"/{connection_id}/enable")
     assert test["status"] == "failed" and "profile" not in test
@@ -192,7 +188,7 @@ async def test_a_signed_assertion_wrapped_inside_a_forged_one_signs_nobody_in(
             assert isinstance(posted, SamlPost)
             document = base64.b64decode(posted.saml_response).decode()
             assert document.count("SignatureValue>") == 2  # one signature (open and close tags): the assertion's
-            back = await browsing.post(posted.acs_url, data=form(posted, wrapped(posted.saml_response, place)))
+            back = await browsing.post(posted.acs_url, data=posted.form(wrapped(posted.saml_response, place)))
         params = app_params(back.headers["location"])
         assert "code" not in params and params["state"] == name
         assert "exactly one assertion" in params["error_description"]

@@ -52,8 +52,7 @@ async def saml_sign_in(proxy_url: str, user: KeycloakUser, state: str, **target:
     async with browser() as browsing:
         posted = await sign_in(browsing, authorize_url(proxy_url, state=state, **target), user.username, user.password)
         assert isinstance(posted, SamlPost)
-        back = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
-                                                         "RelayState": posted.relay_state or ""})
+        back = await browsing.post(posted.acs_url, data=posted.form())
     return app_params(back.headers["location"])
 
 
@@ -77,15 +76,13 @@ async def test_saml_sign_in_yields_a_code_the_app_exchanges_once_for_the_profile
         assert isinstance(posted, SamlPost)
         assert posted.acs_url == f"{proxy_url}/sso/saml/{connection_id}/acs"
         assert posted.relay_state is not None and posted.relay_state.startswith("sgn_")
-        back = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
-                                                         "RelayState": posted.relay_state})
+        back = await browsing.post(posted.acs_url, data=posted.form())
         assert back.status_code == 303, back.text
         params = app_params(back.headers["location"])
         assert params["state"] == "app-state-1" and "error" not in params
 
         # The same response again: refused as a replay, and no second code.
-        replayed = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
-                                                             "RelayState": posted.relay_state})
+        replayed = await browsing.post(posted.acs_url, data=posted.form())
     assert replayed.status_code == 303
     again = app_params(replayed.headers["location"])
     assert again["error"] == "assertion_replayed" and "code" not in again and again["state"] == "app-state-1"
@@ -214,7 +211,7 @@ async def test_one_saml_response_posted_twice_at_once_yields_one_code(
         posted = await sign_in(browsing, authorize_url(proxy_url, organization_id=admin.organization_id, state="race"),
                                user.username, user.password)
         assert isinstance(posted, SamlPost)
-        form = {"SAMLResponse": posted.saml_response, "RelayState": posted.relay_state or ""}
+        form = posted.form()
         answers = await asyncio.gather(*(browsing.post(posted.acs_url, data=form) for _ in range(4)))
     outcomes = sorted(app_params(answer.headers["location"]).get("error", "code") for answer in answers)
     assert outcomes == ["assertion_replayed"] * 3 + ["code"]
@@ -256,14 +253,12 @@ async def test_a_response_changed_after_keycloak_signed_it_is_signature_invalid(
         document = base64.b64decode(posted.saml_response).decode()
         assert document.count(user.email) >= 2
         tampered = document.replace(user.email, "mallory@example.com")
-        back = await browsing.post(posted.acs_url, data={
-            "SAMLResponse": base64.b64encode(tampered.encode()).decode(), "RelayState": posted.relay_state or ""})
+        back = await browsing.post(posted.acs_url, data=posted.form(base64.b64encode(tampered.encode()).decode()))
         params = app_params(back.headers["location"])
         assert params["error"] == "signature_invalid" and "code" not in params
 
         # The attempt has failed: the genuine response is refused too, and the app gets no code.
-        genuine = await browsing.post(posted.acs_url, data={"SAMLResponse": posted.saml_response,
-                                                            "RelayState": posted.relay_state or ""})
+        genuine = await browsing.post(posted.acs_url, data=posted.form())
     assert "code" not in app_params(genuine.headers["location"])
 
 

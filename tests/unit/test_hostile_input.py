@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from starlette.requests import Request
 
-from audit.api import CSV_COLUMNS, _csv_cell, _csv_lines, _csv_row, _limit
+from audit.api import CSV_COLUMNS, DEFAULT_LIMIT, MAX_LIMIT, _csv_cell, _csv_lines, _csv_row
 from audit.domain import AuditRecord
 from audit.query import InvalidCursor, decode_cursor
 from connection_config.api import _optional_version, read_body
@@ -19,7 +19,7 @@ from link_issuer.domain import normalize_origin
 from portico_cli.links import _positive
 from shared.errors import DomainError
 from shared.link_tokens import InvalidLinkToken, read_link_token
-from shared.numbers import whole_number
+from shared.numbers import page_limit, whole_number
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -101,7 +101,7 @@ def _request_with(header: bytes, value: bytes) -> Request:
 @pytest.mark.parametrize("limit", ["\u00b2", "\u0663", "1" * 5000])
 def test_audit_limit_in_other_digits_or_too_long_is_a_400_naming_limit(limit):
     with pytest.raises(DomainError) as refused:
-        _limit(limit)
+        page_limit(limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
     assert (refused.value.status, refused.value.field) == (400, "limit")
 
 

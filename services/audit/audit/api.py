@@ -21,7 +21,7 @@ from audit.query import AuditQuery, InvalidCursor, decode_cursor, encode_cursor,
 from audit.verification import verify_log
 from shared.errors import DomainError, Forbidden, Unavailable
 from shared.internal_auth import Caller, require_caller
-from shared.numbers import whole_number
+from shared.numbers import page_limit
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -70,15 +70,6 @@ def _query(
     if query.since and query.until and query.until <= query.since:
         raise DomainError("invalid_field", "until: must be later than since", "until", status=400)
     return query
-
-
-def _limit(value: str | None) -> int:
-    if not value:
-        return DEFAULT_LIMIT
-    limit = whole_number(value)
-    if limit is None or not 1 <= limit <= MAX_LIMIT:
-        raise DomainError("invalid_field", f"limit: expected a whole number from 1 to {MAX_LIMIT}", "limit", status=400)
-    return limit
 
 
 def _cursor(value: str | None) -> int:
@@ -167,7 +158,8 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
         limit: str | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
-        query, after, page_size = _query(organization_id, type, since, until, actor), _cursor(cursor), _limit(limit)
+        query, after = _query(organization_id, type, since, until, actor), _cursor(cursor)
+        page_size = page_limit(limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
         try:
             async with reader().acquire(timeout=ACQUIRE_TIMEOUT_S) as conn:
                 records = await store.list_records(conn, query, after, page_size + 1)

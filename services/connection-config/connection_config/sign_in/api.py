@@ -18,7 +18,7 @@ from portico_events import Actor
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.ids import is_id
 from shared.internal_auth import Caller, require_caller
-from shared.numbers import whole_number
+from shared.numbers import page_limit
 from shared.timestamps import rfc3339, rfc3339_or_none
 
 router = APIRouter()
@@ -147,16 +147,6 @@ def _list_filter(request: Request, name: str) -> str | None:
     return value
 
 
-def _list_limit(request: Request) -> int:
-    text = request.query_params.get("limit")
-    if not text:
-        return DEFAULT_LIMIT
-    limit = whole_number(text)
-    if limit is None or not 1 <= limit <= MAX_LIMIT:
-        raise DomainError("invalid_limit", f"limit: a whole number from 1 to {MAX_LIMIT}.", "limit", status=400)
-    return limit
-
-
 def attempt_summary(row: asyncpg.Record) -> dict[str, Any]:
     """One attempt as a list shows it: who and when, the error code; never an answer's data or a secret."""
     summary: dict[str, Any] = {
@@ -200,7 +190,7 @@ async def list_sign_ins(
         raise DomainError("invalid_connection_id", "connection_id: a connection id (conn_…).", "connection_id",
                           status=400)
     cursor = request.query_params.get("cursor")
-    limit = _list_limit(request)
+    limit = page_limit(request.query_params.get("limit"), default=DEFAULT_LIMIT, maximum=MAX_LIMIT, code="invalid_limit")
     rows = await store.list_attempts(
         service.pool(), organization_id, connection_id=connection_id, kind=_list_filter(request, "kind"),
         status=_list_filter(request, "status"), before=_decode_cursor(cursor) if cursor else None, limit=limit + 1,

@@ -1,8 +1,9 @@
-"""The Kafka broker every service uses: idempotent producer, low-latency consumers, CloudEvents in and out."""
+"""The Kafka broker every service publishes through (an idempotent producer), its connection settings, and
+CloudEvents in and out of records. The consumer groups are in shared/consumers.py."""
 import asyncio
 import logging
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -10,16 +11,13 @@ import aiokafka
 import aiokafka.errors
 import structlog
 from aiokafka.conn import create_conn
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from pydantic import ValidationError
 
 from portico_events import CONTENT_TYPE, CloudEvent
 from shared.settings import Settings
 
-EventHandler = Callable[[CloudEvent], Awaitable[None]]
 log = structlog.get_logger("shared.broker")
 
 # How long the broker may hold an empty fetch. The broker answers as soon as data arrives, so this
@@ -153,56 +151,6 @@ async def renew_producer(broker: KafkaBroker) -> None:
     log.warning("kafka.producer_renewed")
 
 
-async def _whole_message(message: KafkaMessage) -> Any:
-    """Hand the subscriber the message itself as its body. Asking for it with a `KafkaMessage` parameter
-    instead goes through FastStream's context injection, which FastDepends runs in a worker thread for
-    every message: measured 4 ms per event on the 2-core machine, most of an event's way to its consumer."""
-    return message
-
-
-def subscribe_events(
-    broker: KafkaBroker, *topics: str, group_id: str
-) -> Callable[[EventHandler], EventHandler]:
-    """Decorate `async def handle(event: CloudEvent)` as a consumer-group subscriber.
-
-    The offset is committed only after the handler returns; an exception leaves the message to be
-    delivered again (so handlers must be idempotent by event id). A message that is not a valid
-    CloudEvent can never succeed, so it is logged and skipped instead of blocking its partition.
-    """
-
-    def register(handler: EventHandler) -> EventHandler:
-        @broker.subscriber(
-            *topics,
-            group_id=group_id,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=_whole_message,
-            title=f"{group_id}:{handler.__name__}",
-        )
-        async def consume(message: Any) -> None:  # the KafkaMessage, from _whole_message
-            try:
-                event = CloudEvent.from_bytes(message.body)
-            except ValidationError as error:
-                log.error("event.malformed_skipped", topic=message.raw_message.topic,
-                          offset=message.raw_message.offset, errors=error.error_count())
-                return
-            with structlog.contextvars.bound_contextvars(event_id=event.id, event_type=event.type):
-                await handler(event)
-
-        return handler
-
-    return register
-
-
-BatchHandler = Callable[[tuple[aiokafka.ConsumerRecord, ...]], Awaitable[None]]
-
-
-async def _undecoded(message: KafkaMessage) -> Any:
-    """FastStream's default decoder would JSON-decode every record of a batch, which batch handlers never use."""
-    return message.body
-
-
 def events_of(records: Iterable[aiokafka.ConsumerRecord], types: Collection[str] | None = None) -> list[CloudEvent]:
     """A batch's events in order; with `types`, only those, told by the record's ce_type header so the rest
     are never parsed. A malformed message can never succeed: it is logged and skipped, not retried."""
@@ -233,36 +181,3 @@ async def paused_on_failure(logger: Any, event: str, delay_s: float, **context: 
         logger.error(event, error=repr(error), retry_in_s=delay_s, **context)
         await asyncio.sleep(delay_s)
         raise
-
-
-def subscribe_batches(
-    broker: KafkaBroker, *topics: str, group_id: str, max_records: int, batch_timeout_ms: int = 100
-) -> Callable[[BatchHandler], BatchHandler]:
-    """Decorate `async def handle(records)` as a consumer-group subscriber that gets up to `max_records`
-    raw records at a time (decoding, and skipping what is malformed, is the handler's business).
-
-    Offsets are committed only after the handler returns; an exception rewinds the whole batch, so
-    handlers must be idempotent by event id, and should wait before raising when a dependency is down.
-    """
-
-    def register(handler: BatchHandler) -> BatchHandler:
-        @broker.subscriber(
-            *topics,
-            group_id=group_id,
-            batch=True,
-            max_records=max_records,
-            batch_timeout_ms=batch_timeout_ms,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=_undecoded,
-            title=f"{group_id}:{handler.__name__}",
-        )
-        async def consume(message: KafkaMessage) -> None:
-            raw = message.raw_message
-            await handler(raw if isinstance(raw, tuple) else (raw,))
-
-        return handler
-
-    return register
-

@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
 from shared.broker import diagnose_kafka
+from shared.consumers import Consumers
 from shared.db import apply_migrations, create_pool
 from shared.health import ReadinessCheck, health_router, kafka_ready, postgres_ready, redis_ready
 from shared.outbox import OutboxRelay
@@ -89,10 +90,13 @@ class ServiceRuntime:
     # Why the broker has not connected yet (None once it has): /readyz shows it, e.g. a SASL failure.
     kafka_problem: str | None = field(default="not connected yet", init=False)
     _kafka_connect: asyncio.Task[None] | None = field(default=None, init=False)
+    # The consumer groups it reads (declared by its handlers module with `consumers.batches`).
+    consumers: Consumers = field(init=False)
 
     def __post_init__(self) -> None:
         if self.relay_outbox and self.broker is None:
             raise ValueError(f"{self.name}: an outbox relay publishes to Kafka; it needs a broker")
+        self.consumers = Consumers(self.settings, self.name)
 
     @property
     def main_pool(self) -> asyncpg.Pool | None:
@@ -160,6 +164,7 @@ class ServiceRuntime:
                 self.relay.start()
         for component in self.components:
             component.start()
+        self.consumers.start()  # last: a handler may use any of the above
 
     async def _connect_kafka(self, broker: KafkaBroker) -> None:
         delay = 0.1
@@ -180,6 +185,7 @@ class ServiceRuntime:
             self._kafka_connect.cancel()
             with suppress(asyncio.CancelledError):
                 await self._kafka_connect  # a connection attempt still under way ends before the broker stops
+        await self.consumers.stop()
         for component in reversed(self.components):
             await component.stop()
         if self.relay is not None:

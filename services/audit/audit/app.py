@@ -55,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         migrations=MIGRATIONS,
         migrate_as=settings.audit_database_url.get_secret_value(),
     )
-    register_handlers(broker, partial(runtime.require_pool, WRITER_POOL), checkpointer=checkpointer)
+    register_handlers(runtime.consumers, partial(runtime.require_pool, WRITER_POOL), checkpointer=checkpointer)
     app = runtime.http_app()
     trusted_key = public_key_hex(checkpointer.key) if checkpointer else None
     app.include_router(build_router(partial(runtime.require_pool, READ_POOL), trusted_key))

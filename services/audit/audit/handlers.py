@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 from aiokafka import ConsumerRecord
-from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
 from audit import store
 from audit.checkpoints import Checkpointer
 from audit.domain import AuditEntry, UnstorableEvent, entry_from_event
 from portico_events import ALL_TOPICS, CloudEvent
-from shared.broker import subscribe_batches
+from shared.consumers import Consumers
 
 CONSUMER_GROUP = "portico-audit"
 MAX_BATCH = 5000
@@ -47,7 +46,7 @@ def decode_entries(records: Iterable[ConsumerRecord]) -> list[AuditEntry]:
 
 
 def register_handlers(
-    broker: KafkaBroker,
+    consumers: Consumers,
     writer: Callable[[], asyncpg.Pool],
     *,
     checkpointer: Checkpointer | None = None,
@@ -57,7 +56,7 @@ def register_handlers(
 ) -> None:
     failures = 0
 
-    @subscribe_batches(broker, *topics, group_id=group_id, max_records=MAX_BATCH, batch_timeout_ms=BATCH_TIMEOUT_MS)
+    @consumers.batches(*topics, group_id=group_id, max_records=MAX_BATCH, poll_timeout_ms=BATCH_TIMEOUT_MS)
     async def record_events(records: tuple[ConsumerRecord, ...]) -> None:
         nonlocal failures
         entries = decode_entries(records)

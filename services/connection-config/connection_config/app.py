@@ -32,7 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
         migrations=Path(__file__).parent / "migrations",
         relay_outbox=True,
     )
-    register_handlers(broker, runtime)
+    register_handlers(runtime)
     app = runtime.http_app()
     keyring = Keyring.from_setting(keys)
     policy = OutboundPolicy.from_setting(settings.outbound_allow_hosts)

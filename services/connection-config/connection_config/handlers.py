@@ -7,11 +7,10 @@ and an organization is recorded once whatever Kafka redelivers.
 """
 import structlog
 from aiokafka import ConsumerRecord
-from faststream.kafka import KafkaBroker
 
 from connection_config import store
 from portico_events import TOPIC_LINKS, OrganizationCreated
-from shared.broker import events_of, paused_on_failure, subscribe_batches
+from shared.broker import events_of, paused_on_failure
 from shared.runtime import ServiceRuntime
 
 CONSUMER_GROUP = "portico-connection-config"
@@ -20,8 +19,8 @@ RETRY_DELAY_S = 1.0
 log = structlog.get_logger("connection_config.handlers")
 
 
-def register_handlers(broker: KafkaBroker, runtime: ServiceRuntime) -> None:
-    @subscribe_batches(broker, TOPIC_LINKS, group_id=CONSUMER_GROUP, max_records=MAX_BATCH)
+def register_handlers(runtime: ServiceRuntime) -> None:
+    @runtime.consumers.batches(TOPIC_LINKS, group_id=CONSUMER_GROUP, max_records=MAX_BATCH)
     async def learn_organizations(records: tuple[ConsumerRecord, ...]) -> None:
         for event in events_of(records, (OrganizationCreated.event_type,)):
             data = event.typed_data()

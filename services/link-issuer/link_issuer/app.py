@@ -26,7 +26,7 @@ def create_app(settings: Settings) -> FastAPI:
         relay_outbox=True,
     )
     links = LinkService(runtime.require_pool, settings, SystemClock())
-    register_handlers(broker, links)
+    register_handlers(runtime.consumers, links)
     app = runtime.http_app()
     install_routes(app, runtime, settings, links)
     return app

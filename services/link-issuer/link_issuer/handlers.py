@@ -9,11 +9,11 @@ from datetime import datetime
 
 import structlog
 from aiokafka import ConsumerRecord
-from faststream.kafka import KafkaBroker
 
 from link_issuer.links import LinkService
 from portico_events import TOPIC_SESSIONS, PortalLinkRedeemed
-from shared.broker import events_of, paused_on_failure, subscribe_batches
+from shared.broker import events_of, paused_on_failure
+from shared.consumers import Consumers
 
 CONSUMER_GROUP = "portico-link-issuer"
 MAX_BATCH = 1000
@@ -31,8 +31,8 @@ def redemptions(records: Iterable[ConsumerRecord]) -> dict[str, datetime]:
     return found
 
 
-def register_handlers(broker: KafkaBroker, links: LinkService) -> None:
-    @subscribe_batches(broker, TOPIC_SESSIONS, group_id=CONSUMER_GROUP, max_records=MAX_BATCH)
+def register_handlers(consumers: Consumers, links: LinkService) -> None:
+    @consumers.batches(TOPIC_SESSIONS, group_id=CONSUMER_GROUP, max_records=MAX_BATCH)
     async def record_redemptions(records: tuple[ConsumerRecord, ...]) -> None:
         found = redemptions(records)
         if not found:

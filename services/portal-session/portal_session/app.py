@@ -32,7 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
         name=SERVICE, settings=settings, broker=broker, redis=redis, components=[relay, connections, issuer]
     )
     sessions = PortalSessions(portal, issuer, relay, settings, clock)
-    register_handlers(broker, portal, sessions)
+    register_handlers(runtime.consumers, portal, sessions)
     app = runtime.http_app()
     install_routes(app, settings, portal, sessions, connections)
     return app

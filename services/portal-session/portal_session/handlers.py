@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 
 import structlog
 from aiokafka import ConsumerRecord
-from faststream.kafka import KafkaBroker
 
 from portal_session import store
 from portal_session.sessions import PortalSessions
 from portico_events import TOPIC_LINKS, CloudEvent, OrganizationCreated, PortalLinkIssued, PortalLinkRevoked
-from shared.broker import events_of, paused_on_failure, subscribe_batches
+from shared.broker import events_of, paused_on_failure
+from shared.consumers import Consumers
 
 CONSUMER_GROUP = "portico-portal-session"
 URGENT_CONSUMER_GROUP = "portico-portal-session-urgent"
@@ -54,12 +54,12 @@ async def _arm(issued: list[PortalLinkIssued], portal: store.PortalStore, events
         log.debug("links.issued_applied", links=len(issued), armed=outcomes.count("armed"), lag_ms=_lag_ms(events[-1]))
 
 
-def register_handlers(broker: KafkaBroker, portal: store.PortalStore, sessions: PortalSessions) -> None:
-    @subscribe_batches(broker, TOPIC_LINKS, group_id=CONSUMER_GROUP, max_records=MAX_BATCH)
+def register_handlers(consumers: Consumers, portal: store.PortalStore, sessions: PortalSessions) -> None:
+    @consumers.batches(TOPIC_LINKS, group_id=CONSUMER_GROUP, max_records=MAX_BATCH)
     async def apply_link_events(records: tuple[ConsumerRecord, ...]) -> None:
         await _applied(events_of(records), portal, sessions)
 
-    @subscribe_batches(broker, TOPIC_LINKS, group_id=URGENT_CONSUMER_GROUP, max_records=MAX_BATCH)
+    @consumers.batches(TOPIC_LINKS, group_id=URGENT_CONSUMER_GROUP, max_records=MAX_BATCH)
     async def apply_urgent_link_events(records: tuple[ConsumerRecord, ...]) -> None:
         await _applied(events_of(records, URGENT_TYPES), portal, sessions)
 

@@ -33,15 +33,15 @@ def run_consumer(topic: str, group_id: str) -> None:
     """The child process: the audit handler on `topic`, appending to the real log as the writer role."""
     from audit.app import writer_database_url
     from audit.handlers import register_handlers
-    from shared.broker import make_broker
+    from shared.consumers import Consumers
     from shared.db import create_pool
 
     async def main() -> None:
         settings = Settings()
         pool = await create_pool(writer_database_url(settings), max_size=2)
-        broker = make_broker(settings, "audit-crash-test")
-        register_handlers(broker, lambda: pool, topics=(topic,), group_id=group_id)
-        await broker.start()
+        consumers = Consumers(settings, "audit-crash-test")
+        register_handlers(consumers, lambda: pool, topics=(topic,), group_id=group_id)
+        consumers.start()
         print("consuming", flush=True)
         await asyncio.sleep(CONSUMER_LIFETIME_S)
 

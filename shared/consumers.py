@@ -15,6 +15,7 @@ returned; an exception rewinds every partition of the batch to its first record,
 again to whoever holds the partition next.
 """
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ POLL_TIMEOUT_MS = 100  # how long one getmany waits for records; it returns as s
 RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)  # between attempts to join the group while Kafka is away
 FAILED_BATCH_PAUSE_S = 0.5  # after a handler raised without pausing itself, before the batch comes again
 STOP_TIMEOUT_S = 10.0
+COMMIT_INTERVAL_S = 0.2  # the most often a group commits; a crash re-delivers at most this much more
 
 
 @dataclass
@@ -125,17 +127,20 @@ class Consumers:
 
 
 class _Committer:
-    """Commits a group's offsets beside its work instead of in front of the next batch: one commit in flight,
-    the offsets handled meanwhile go in the next. A commit is a round trip to the group's coordinator, and
-    waiting for it before the next poll added about 2 ms to every event's way (measured one link at a time
-    with portal-session's two groups). Offsets still go to Kafka only after their batch was handled; one not
-    committed at a crash or a rebalance means those records come again (handlers are idempotent)."""
+    """Commits a group's offsets beside its work instead of in front of the next batch, at most every
+    COMMIT_INTERVAL_S: the offsets handled meanwhile go in the next commit. A commit is a round trip to the
+    group's coordinator and a write to Kafka's offsets log; waiting for it before the next poll added about
+    2 ms to every event's way, and one per batch made a quiet flow of links cost each of the four groups on
+    portico.links a commit per link (measured one link at a time, docs/performance.md). Offsets still go to
+    Kafka only after their batch was handled; one not committed at a crash or a rebalance means those
+    records come again (handlers are idempotent by event id)."""
 
     def __init__(self, consumer: aiokafka.AIOKafkaConsumer, group_id: str) -> None:
         self._consumer = consumer
         self._group_id = group_id
         self._offsets: dict[TopicPartition, int] = {}
         self._task: asyncio.Task[None] | None = None
+        self._last = 0.0
 
     def handled(self, offsets: dict[TopicPartition, int]) -> None:
         self._offsets.update(offsets)
@@ -144,7 +149,9 @@ class _Committer:
 
     async def _commit(self) -> None:
         while self._offsets:
+            await asyncio.sleep(max(0.0, self._last + COMMIT_INTERVAL_S - time.monotonic()))
             offsets, self._offsets = self._offsets, {}
+            self._last = time.monotonic()
             try:
                 await self._consumer.commit(offsets)
             except aiokafka.errors.KafkaError as error:

@@ -30,21 +30,30 @@ CAPACITY_S, CAPACITY_QUICK_S = 6.0, 2.0
 
 
 def figures(link: links.LinksRun, audit: audit_ingest.AuditRun, kafka_rt: list[float], produce_per_s: float) -> list[Figure]:
+    """The summary's rows; the targets are issue 19's (one at a time through the proxy, 16 concurrent cycles,
+    propagation against raw Kafka, audit ingest)."""
     cycles, failures = link.cycles_attempted, link.cycle_failures.total()
     issuance, bare_ramp = link.best_issuance, link.best_bare
-    redeem_p99 = percentile(link.proxy_redeem, 99) * 1000
+    redeem, generate = latency_ms(link.proxy_redeem), latency_ms(link.proxy_generate)
+    concurrent = latency_ms(link.concurrent.total)
     propagation = latency_ms(link.propagation, P50_P99)
     lag = latency_ms(audit.lags, P50_P99)
     kafka = latency_ms(kafka_rt, P50_P99)
+    workers = link.concurrent_workers
     return [
         Figure("generate→redeem cycle, client-seen, p50/p99/p99.9", latency_ms(link.cycles.total), "ms",
                "two bare requests", latency_ms(pair_sums(link.bare_client))),
-        Figure("redeem, proxy-measured", latency_ms(link.proxy_redeem), "ms",
-               "bare endpoint, proxy-measured", latency_ms(link.bare_proxy), "p99 ≤ 15 ms", redeem_p99 <= 15),
+        Figure("redeem, one at a time, proxy-measured", redeem, "ms",
+               "bare endpoint, proxy-measured", latency_ms(link.bare_proxy), "p50 ≤ 4, p99 ≤ 12 ms",
+               redeem[0] <= 4 and redeem[1] <= 12),
         Figure("redeem, client-seen", latency_ms(link.cycles.redeem), "ms",
                "bare endpoint, client-seen", latency_ms(link.bare_client)),
-        Figure("generate, proxy-measured", latency_ms(link.proxy_generate), "ms",
-               "bare endpoint, proxy-measured", latency_ms(link.bare_proxy)),
+        Figure("generate, one at a time, proxy-measured", generate, "ms",
+               "bare endpoint, proxy-measured", latency_ms(link.bare_proxy), "p50 ≤ 5, p99 ≤ 12 ms",
+               generate[0] <= 5 and generate[1] <= 12),
+        Figure(f"generate→redeem, {workers} concurrent browsers, client-seen ({link.concurrent.attempted:,} cycles)",
+               concurrent, "ms", "two bare requests", latency_ms(pair_sums(link.bare_client)),
+               "p99 ≤ 100 ms, 0 failures", concurrent[1] <= 100 and link.concurrent.failures.total() == 0),
         Figure(f"generate→redeem failures: {link.failures_text}", (float(failures),), "", target="0 in 10,000",
                met=failures == 0 and cycles >= 10_000),
         Figure(f"link issuance at p99 < 100 ms ({_at(issuance)})", (issuance.rate if issuance else 0.0,), "/s",
@@ -53,9 +62,9 @@ def figures(link: links.LinksRun, audit: audit_ingest.AuditRun, kafka_rt: list[f
                f"bare endpoint, {links.REDEEM_WORKERS} concurrent", (link.bare_redemption.rate,),
                f"0 failures ({link.redemption.failures})", link.redemption.failures == 0),
         Figure("issued event → Redis state, p50/p99", propagation, "ms",
-               "raw Kafka produce→consume", kafka, "p99 ≤ 20 ms", propagation[1] <= 20),
+               "raw Kafka produce→consume", kafka, "p99 ≤ 1.5x raw Kafka p99", propagation[1] <= 1.5 * kafka[1]),
         Figure("audit ingest, Kafka → audit_log", (audit.ingest_per_s,), "events/s",
-               "raw asyncpg COPY", (audit.copy_per_s,), "≥ 5,000/s", audit.ingest_per_s >= 5000),
+               "raw asyncpg COPY", (audit.copy_per_s,), "≥ 20,000/s", audit.ingest_per_s >= 20_000),
         Figure("audit ingest vs raw produce", (audit.ingest_per_s,), "events/s",
                "raw Kafka produce", (produce_per_s,)),
         Figure(f"audit lag at {audit_ingest.LAG_RATE:,}/s, p50/p99", lag, "ms",

@@ -36,7 +36,7 @@ REDEEM_WORKERS = 16
 class Sizes:
     cycles: int = 10_000  # generate→redeem cycles in all (sequential ones first, then concurrent ones)
     sequential: int = 2_000  # the latency figures come from these, one cycle at a time
-    concurrent_workers: int = 8
+    concurrent_workers: int = 16  # issue 19's "16 concurrent issue→redeem cycles"
     cycles_budget_s: float = 180.0  # both phases; the sequential one may take at most SEQUENTIAL_SHARE of it
     bare: int = 2_000
     ramp_step_s: float = 2.0
@@ -71,6 +71,7 @@ class LinksRun:
     redemption: Step
     bare_redemption: Step
     propagation: list[float]
+    concurrent_workers: int
 
     @property
     def cycles_attempted(self) -> int:
@@ -210,7 +211,7 @@ async def run(settings: Settings, sizes: Sizes) -> LinksRun:
         bare_client, bare_proxy, redis_ping, cycles,
         [logged[i] for i in cycles.request_ids["generate"] if i in logged],
         [logged[i] for i in cycles.request_ids["redeem"] if i in logged],
-        concurrent, issuance, bare_ramp, redemption, bare_redemption, propagated,
+        concurrent, issuance, bare_ramp, redemption, bare_redemption, propagated, sizes.concurrent_workers,
     )
 
 

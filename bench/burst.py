@@ -4,7 +4,8 @@ wrk (a native load generator, so the driver is not the bottleneck) issues magic 
 as fast as the stack answers, for `--seconds`. Meanwhile, and right after, another organization revokes
 shareable links whose sessions are open in their own browsers (httpx), and each revocation is timed from
 the moment the DELETE is sent until its session is refused (401). Then every consumer group's lag is read
-every 100 ms until it is 0: how long after the burst each one has caught up. Loopback only, bounded in time.
+every 100 ms (one reader, opened before the burst) until it is 0: how long after the burst each one has
+caught up. Loopback only, bounded in time.
 """
 import argparse
 import asyncio
@@ -15,15 +16,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.capacity import WRK_CONNECTIONS, WRK_THREADS, finish_wrk, start_wrk, wrk_missing
+from bench.capacity import WRK_CONNECTIONS, WRK_THREADS, WrkResult, finish_wrk, start_wrk, wrk_missing
+from bench.lag import LagReader, lag_reader
 from bench.stats import percentile, print_table
 from bench.summary import Figure
 from link_issuer.accounts.admin import create_api_key
-from portico_events import ALL_TOPICS
-from shared.broker import aiokafka_options
 from shared.settings import Settings
 
 GROUPS = ("portico-portal-session", "portico-portal-session-urgent", "portico-connection-config",
@@ -38,35 +36,11 @@ DRAIN_TIMEOUT_S = 120.0
 @dataclass
 class BurstRun:
     seconds: float
-    issued_per_s: float = 0.0
-    p99_ms: float = 0.0
-    non_2xx: int = 0
+    issued: WrkResult = field(default_factory=lambda: WrkResult(0.0, 0.0, 0))  # wrk's report of the burst
     during_s: list[float] = field(default_factory=list)
     after_s: list[float] = field(default_factory=list)
     drained_s: dict[str, float | None] = field(default_factory=dict)
     not_measured: str = ""
-
-
-async def group_lags(settings: Settings) -> dict[str, int]:
-    """Records on the bus each group has not committed yet (a group that never committed: not listed)."""
-    options = aiokafka_options(settings)
-    admin = AIOKafkaAdminClient(**options)
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, **options)
-    await admin.start()
-    await consumer.start()
-    try:
-        lags = {}
-        for group in GROUPS:
-            committed = await admin.list_consumer_group_offsets(group)
-            partitions = [tp for tp in committed if tp.topic in ALL_TOPICS]
-            if not partitions:
-                continue
-            ends = await consumer.end_offsets(partitions)
-            lags[group] = sum(max(0, ends[tp] - committed[tp].offset) for tp in partitions)
-        return lags
-    finally:
-        await consumer.stop()
-        await admin.close()
 
 
 async def open_session(proxy: str, api: httpx.AsyncClient, organization_id: str) -> tuple[str, httpx.AsyncClient]:
@@ -110,29 +84,34 @@ async def run(settings: Settings, seconds: float) -> BurstRun:
 
         bursting, quiet = await organization("Bursting Co"), await organization("Quiet Co")
         sessions = [await open_session(proxy, api, quiet) for _ in range(REVOKE_DURING + REVOKE_AFTER)]
-        with tempfile.TemporaryDirectory() as folder:
-            load = await start_wrk(f"{proxy}/api/v1/organizations/{bursting}/portal_links", seconds, method="PUT",
-                                   headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
-                                   folder=Path(folder))
-            began = time.monotonic()
-            for n, (link_id, browser) in enumerate(sessions[:REVOKE_DURING]):
-                await asyncio.sleep(max(0.0, began + seconds * (n + 0.5) / REVOKE_DURING - time.monotonic()))
-                result.during_s.append(await revoke_and_time(api, quiet, link_id, browser))
-            issued = await finish_wrk(load, seconds)
-        ended = time.monotonic()
-        result.issued_per_s, result.p99_ms, result.non_2xx = issued.per_s, issued.p99_ms, issued.not_2xx
-        after = [revoke_and_time(api, quiet, link_id, browser) for link_id, browser in sessions[REVOKE_DURING:]]
-        result.after_s = list(await asyncio.gather(*after))
-        for _, browser in sessions:
-            await browser.aclose()
-        while time.monotonic() - ended < DRAIN_TIMEOUT_S and len(result.drained_s) < len(GROUPS):
-            for group, lag in (await group_lags(settings)).items():
-                if lag == 0 and group not in result.drained_s:
-                    result.drained_s[group] = time.monotonic() - ended
-            await asyncio.sleep(0.1)
-        for group in GROUPS:
-            result.drained_s.setdefault(group, None)
+        async with lag_reader(settings) as lags:  # opened before the burst: the drain is read from its end
+            with tempfile.TemporaryDirectory() as folder:
+                load = await start_wrk(f"{proxy}/api/v1/organizations/{bursting}/portal_links", seconds, method="PUT",
+                                       headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
+                                       folder=Path(folder))
+                began = time.monotonic()
+                for n, (link_id, browser) in enumerate(sessions[:REVOKE_DURING]):
+                    await asyncio.sleep(max(0.0, began + seconds * (n + 0.5) / REVOKE_DURING - time.monotonic()))
+                    result.during_s.append(await revoke_and_time(api, quiet, link_id, browser))
+                result.issued = await finish_wrk(load, seconds)
+            ended = time.monotonic()
+            after = [revoke_and_time(api, quiet, link_id, browser) for link_id, browser in sessions[REVOKE_DURING:]]
+            result.after_s = list(await asyncio.gather(*after))
+            for _, browser in sessions:
+                await browser.aclose()
+            result.drained_s = await drained(lags, ended)
     return result
+
+
+async def drained(lags: LagReader, ended: float) -> dict[str, float | None]:
+    """Seconds after `ended` at which each group's lag was first read as 0 (None: not within the timeout)."""
+    found: dict[str, float | None] = {}
+    while time.monotonic() - ended < DRAIN_TIMEOUT_S and len(found) < len(GROUPS):
+        for group, lag in (await lags.lags(GROUPS)).items():
+            if lag == 0 and group not in found:
+                found[group] = time.monotonic() - ended
+        await asyncio.sleep(0.1)
+    return {group: found.get(group) for group in GROUPS}
 
 
 def report(result: BurstRun) -> list[dict[str, object]]:
@@ -141,7 +120,7 @@ def report(result: BurstRun) -> list[dict[str, object]]:
     else:
         rows = [
             {"measure": f"issuance by wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS}, {result.seconds:.0f} s, one organization",
-             "value": f"{result.issued_per_s:,.0f}/s, p99 {result.p99_ms:.0f} ms, {result.non_2xx} not 2xx"},
+             "value": f"{result.issued.per_s:,.0f}/s, p99 {result.issued.p99_ms:.0f} ms, {result.issued.not_2xx} not 2xx"},
             {"measure": "another organization's revocation → session refused, during the burst",
              "value": " / ".join(f"{s:.2f}" for s in result.during_s) + " s"},
             {"measure": "the same, right after the burst",
@@ -163,7 +142,7 @@ def summary_figures(result: BurstRun) -> list[Figure]:
         Figure("revocation → session refused, during/after another tenant's burst, p50/max", (
             percentile(delays, 50) * 1000, max(delays) * 1000), "ms", target="< 1,000 ms",
             met=max(delays) < 1.0),
-        Figure(f"every consumer group's lag drained after the burst ({result.issued_per_s:,.0f} links/s for "
+        Figure(f"every consumer group's lag drained after the burst ({result.issued.per_s:,.0f} links/s for "
                f"{result.seconds:.0f} s)", (drain,), "s", target="≤ 2 s", met=bool(drain <= 2.0)),
     ]
 

@@ -90,8 +90,9 @@ async def finish_wrk(process: asyncio.subprocess.Process, seconds: float) -> Wrk
     return parse_wrk(out.decode())
 
 
-async def run_wrk(url: str, seconds: float, folder: Path, **options: object) -> WrkResult:
-    return await finish_wrk(await start_wrk(url, seconds, folder=folder, **options), seconds)  # type: ignore[arg-type]
+async def run_wrk(url: str, seconds: float, folder: Path, *, method: str = "GET",
+                  headers: dict[str, str] | None = None) -> WrkResult:
+    return await finish_wrk(await start_wrk(url, seconds, method=method, headers=headers, folder=folder), seconds)
 
 
 async def run(settings: Settings, seconds: float) -> CapacityRun:

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.chaos import checks
 from bench.chaos.faults import ROOT, Fault, script
-from portico_events import ALL_TOPICS
+from bench.lag import lag_reader
 from shared.redis_client import create_redis
 from shared.settings import Settings
 
@@ -130,19 +128,8 @@ class Probe:
 
     async def audit_lag(self) -> int:
         """Records on the bus the audit service has not committed yet."""
-        servers = self.settings.kafka_bootstrap_servers
-        admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-        consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
-        await admin.start()
-        await consumer.start()
-        try:
-            committed = await admin.list_consumer_group_offsets(AUDIT_GROUP)
-            partitions = [tp for tp in committed if tp.topic in ALL_TOPICS]
-            ends = await consumer.end_offsets(partitions) if partitions else {}
-            return sum(max(0, ends[tp] - committed[tp].offset) for tp in partitions)
-        finally:
-            await consumer.stop()
-            await admin.close()
+        async with lag_reader(self.settings) as lags:
+            return (await lags.lags([AUDIT_GROUP])).get(AUDIT_GROUP, 0)
 
     async def quiet(self, timeout_s: float) -> bool:
         """Wait (bounded) until the outboxes are empty and the audit group has no lag: an event from before a

@@ -32,11 +32,11 @@ def test_the_rate_the_p99_and_the_refusals_are_read_from_wrks_report():
 
 
 def test_a_slow_revocation_or_a_group_that_never_drained_misses_its_target():
-    quick = BurstRun(8.0, 366.0, 101.0, 0, during_s=[0.1, 0.2], after_s=[0.05],
+    quick = BurstRun(8.0, WrkResult(366.0, 101.0, 0), during_s=[0.1, 0.2], after_s=[0.05],
                      drained_s={"portico-audit": 0.4, "portico-portal-session": 1.5})
     revocation, drained = summary_figures(quick)
     assert (revocation.met, drained.met) == (True, True) and drained.values == (1.5,)
-    stuck = BurstRun(8.0, 366.0, 101.0, 0, during_s=[0.1, 17.0], after_s=[2.3],
+    stuck = BurstRun(8.0, WrkResult(366.0, 101.0, 0), during_s=[0.1, 17.0], after_s=[2.3],
                      drained_s={"portico-audit": 0.4, "portico-portal-session": None})
     revocation, drained = summary_figures(stuck)
     assert revocation.met is False and revocation.values == (2300.0, 17000.0)

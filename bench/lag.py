@@ -1,0 +1,49 @@
+"""Consumer-group lag as the benches read it: records on Portico's topics a group has not committed yet.
+
+One reader holds its admin client and consumer open for as long as it is polled: the burst bench reads every
+group every 100 ms while they drain. Opening both clients for each read took 341 ms a read (the five groups)
+against 79 ms with them open, measured on the 2-core machine, and was the floor of every "drained in" figure.
+"""
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from portico_events import ALL_TOPICS
+from shared.broker import aiokafka_options
+from shared.settings import Settings
+
+
+class LagReader:
+    def __init__(self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None:
+        self._admin = admin
+        self._consumer = consumer
+
+    async def lags(self, groups: Iterable[str]) -> dict[str, int]:
+        """Each group's lag on Portico's topics; a group that has never committed is left out."""
+        lags = {}
+        for group in groups:
+            committed = await self._admin.list_consumer_group_offsets(group)
+            partitions = [tp for tp in committed if tp.topic in ALL_TOPICS]
+            if not partitions:
+                continue
+            ends = await self._consumer.end_offsets(partitions)
+            lags[group] = sum(max(0, ends[tp] - committed[tp].offset) for tp in partitions)
+        return lags
+
+
+@asynccontextmanager
+async def lag_reader(settings: Settings) -> AsyncIterator[LagReader]:
+    options = aiokafka_options(settings)
+    admin = AIOKafkaAdminClient(**options)
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **options)
+    await admin.start()
+    try:
+        await consumer.start()
+        try:
+            yield LagReader(admin, consumer)
+        finally:
+            await consumer.stop()
+    finally:
+        await admin.close()

@@ -1,12 +1,17 @@
 """Read what Portico publishes: a consumer outside any group, from the current end of a topic (or its start)."""
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import ValidationError
 
 from portico_events import CloudEvent
+from shared.broker import aiokafka_options
+from shared.ids import new_id
+from shared.settings import Settings
 
 
 class KafkaTap:
@@ -52,3 +57,17 @@ class KafkaTap:
                 return found
             await asyncio.sleep(0)
         return [event for event in self.seen if matches(event)]
+
+
+@asynccontextmanager
+async def throwaway_topic(settings: Settings, name: str, partitions: int = 1) -> AsyncIterator[str]:
+    """A topic of the test's own (`portico.<name>.<random>`), deleted afterwards, so the services never see it."""
+    topic = f"portico.{name}.{new_id('t')}"
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+        yield topic
+    finally:
+        await admin.delete_topics([topic])
+        await admin.close()

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from audit import store
 from audit.verification import verify_log
 from portico_events import CloudEvent, ConnectionViewed
 from shared.ids import new_id
 from shared.settings import Settings
+from tests.integration.kafka_tap import throwaway_topic
 from tests.integration.polling import eventually
 from tests.integration.stack import ROOT
 
@@ -62,15 +62,8 @@ def kill(process: subprocess.Popen[str]) -> None:
 
 @pytest.fixture
 async def crash_topic(settings: Settings) -> AsyncIterator[str]:
-    topic = f"portico.audit-crash-test.{new_id('t')}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 3, 1)])
+    async with throwaway_topic(settings, "audit-crash-test", partitions=3) as topic:
         yield topic
-    finally:
-        await admin.delete_topics([topic])
-        await admin.close()
 
 
 async def recorded(audit_db: asyncpg.Pool, organizations: list[str]) -> int:

@@ -6,26 +6,19 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.broker import aiokafka_options
 from shared.consumers import Consumers
 from shared.ids import new_id
 from shared.settings import Settings
+from tests.integration.kafka_tap import throwaway_topic
 from tests.integration.polling import eventually
 
 
 @pytest.fixture
 async def topic(settings: Settings) -> AsyncIterator[str]:
-    name = f"portico.consumers-test.{new_id('t')}"
-    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 1, 1)])
+    async with throwaway_topic(settings, "consumers-test") as name:
         yield name
-    finally:
-        await admin.delete_topics([name])
-        await admin.close()
 
 
 async def _copy(values: list[bytes]) -> list[bytes]:

@@ -5,7 +5,8 @@ as fast as the stack answers, for `--seconds`. Meanwhile, and right after, anoth
 shareable links whose sessions are open in their own browsers (httpx), and each revocation is timed from
 the moment the DELETE is sent until its session is refused (401). Then every consumer group's lag is read
 every 100 ms (one reader, opened before the burst) until it is 0: how long after the burst each one has
-caught up. Loopback only, bounded in time.
+caught up. Beside it, each stage's pace during the burst: link-issuer's outbox rows left unpublished when wrk
+stops, and each group's committed records per second against the records arriving on its topics. Loopback only, bounded in time.
 """
 import argparse
 import asyncio
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 
 from bench.capacity import WRK_CONNECTIONS, WRK_THREADS, WrkResult, finish_wrk, start_wrk, wrk_missing
@@ -40,6 +42,9 @@ class BurstRun:
     during_s: list[float] = field(default_factory=list)
     after_s: list[float] = field(default_factory=list)
     drained_s: dict[str, float | None] = field(default_factory=dict)
+    # Each group during the burst: records/s it committed, beside records/s arriving on its topics.
+    group_rates: dict[str, tuple[float, float]] = field(default_factory=dict)
+    outbox_left: int | None = None  # link-issuer's outbox rows not yet published when wrk stopped
     not_measured: str = ""
 
 
@@ -90,17 +95,34 @@ async def run(settings: Settings, seconds: float) -> BurstRun:
                                        headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
                                        folder=Path(folder))
                 began = time.monotonic()
+                at_start = await lags.positions(GROUPS)
                 for n, (link_id, browser) in enumerate(sessions[:REVOKE_DURING]):
                     await asyncio.sleep(max(0.0, began + seconds * (n + 0.5) / REVOKE_DURING - time.monotonic()))
                     result.during_s.append(await revoke_and_time(api, quiet, link_id, browser))
                 result.issued = await finish_wrk(load, seconds)
             ended = time.monotonic()
+            result.outbox_left = await outbox_rows(settings)
+            result.group_rates = rates(at_start, await lags.positions(GROUPS), time.monotonic() - began)
             after = [revoke_and_time(api, quiet, link_id, browser) for link_id, browser in sessions[REVOKE_DURING:]]
             result.after_s = list(await asyncio.gather(*after))
             for _, browser in sessions:
                 await browser.aclose()
             result.drained_s = await drained(lags, ended)
     return result
+
+
+async def outbox_rows(settings: Settings) -> int:
+    conn = await asyncpg.connect(settings.link_issuer_database_url.get_secret_value())
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM outbox"))
+    finally:
+        await conn.close()
+
+
+def rates(start: dict[str, tuple[int, int]], end: dict[str, tuple[int, int]], seconds: float) -> dict[str, tuple[float, float]]:
+    """Per group, (records committed per second, records arriving on its topics per second) between two readings."""
+    return {group: ((end[group][0] - start[group][0]) / seconds, (end[group][1] - start[group][1]) / seconds)
+            for group in end if group in start}
 
 
 async def drained(lags: LagReader, ended: float) -> dict[str, float | None]:
@@ -126,6 +148,10 @@ def report(result: BurstRun) -> list[dict[str, object]]:
             {"measure": "the same, right after the burst",
              "value": " / ".join(f"{s:.2f}" for s in result.after_s) + " s"},
         ]
+        rows.append({"measure": "link-issuer's outbox rows not yet published when wrk stopped",
+                     "value": "not read" if result.outbox_left is None else f"{result.outbox_left:,}"})
+        rows += [{"measure": f"{group} during the burst: committed / arriving on its topics",
+                  "value": f"{consumed:,.0f}/s of {arriving:,.0f}/s"} for group, (consumed, arriving) in result.group_rates.items()]
         rows += [{"measure": f"lag of {group} drained, after the burst's end",
                   "value": "never" if seconds is None else f"{seconds:.1f} s"} for group, seconds in result.drained_s.items()]
     print_table("Revocation during another tenant's issuance burst", rows)

@@ -20,17 +20,31 @@ class LagReader:
         self._admin = admin
         self._consumer = consumer
 
+    async def _offsets(self, group: str) -> list[tuple[int, int]]:
+        """(committed, end) for each partition of Portico's topics the group has committed on."""
+        committed = await self._admin.list_consumer_group_offsets(group)
+        partitions = [tp for tp in committed if tp.topic in ALL_TOPICS]
+        if not partitions:
+            return []
+        ends = await self._consumer.end_offsets(partitions)
+        return [(committed[tp].offset, ends[tp]) for tp in partitions]
+
     async def lags(self, groups: Iterable[str]) -> dict[str, int]:
         """Each group's lag on Portico's topics; a group that has never committed is left out."""
         lags = {}
         for group in groups:
-            committed = await self._admin.list_consumer_group_offsets(group)
-            partitions = [tp for tp in committed if tp.topic in ALL_TOPICS]
-            if not partitions:
-                continue
-            ends = await self._consumer.end_offsets(partitions)
-            lags[group] = sum(max(0, ends[tp] - committed[tp].offset) for tp in partitions)
+            if offsets := await self._offsets(group):
+                lags[group] = sum(max(0, end - committed) for committed, end in offsets)
         return lags
+
+    async def positions(self, groups: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """Each group's (records committed, records on its partitions) so far: two readings a while apart
+        give how fast it consumed beside how fast its topics grew."""
+        found = {}
+        for group in groups:
+            if offsets := await self._offsets(group):
+                found[group] = (sum(c for c, _ in offsets), sum(e for _, e in offsets))
+        return found
 
 
 @asynccontextmanager

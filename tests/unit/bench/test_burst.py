@@ -42,3 +42,15 @@ def test_a_slow_revocation_or_a_group_that_never_drained_misses_its_target():
     assert revocation.met is False and revocation.values == (2300.0, 17000.0)
     assert drained.met is False and math.isnan(drained.values[0])
     assert summary_figures(BurstRun(8.0, not_measured="wrk is not installed"))[0].met is None
+
+
+def test_each_group_is_shown_consuming_beside_what_arrived_on_its_topics():
+    from bench.burst import rates, report
+    start = {"portico-audit": (1_000, 1_000), "portico-portal-session": (500, 500)}
+    end = {"portico-audit": (3_000, 3_400), "portico-portal-session": (2_500, 2_500), "portico-link-issuer": (9, 9)}
+    measured = rates(start, end, 4.0)
+    assert measured == {"portico-audit": (500.0, 600.0), "portico-portal-session": (500.0, 500.0)}
+    run = BurstRun(8.0, WrkResult(500.0, 90.0, 0), during_s=[0.1], after_s=[0.1], group_rates=measured, outbox_left=12)
+    rows = {row["measure"]: row["value"] for row in report(run)}
+    assert rows["portico-audit during the burst: committed / arriving on its topics"] == "500/s of 600/s"
+    assert rows["link-issuer's outbox rows not yet published when wrk stopped"] == "12"

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import asyncpg
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
 from shared.db import pending_migrations
+from shared.metrics import exposition
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 CHECK_TIMEOUT_S = 1.0
@@ -70,6 +71,12 @@ def health_router(service: str, checks: Mapping[str, ReadinessCheck]) -> APIRout
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "alive", "service": service}
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        """Prometheus's scrape of this process (shared/metrics.py); not routed by the proxy."""
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import install_error_handlers
 from shared.logs import configure_logging, redact_path
+from shared.metrics import observe_request
 from shared.settings import Settings
 
 T = TypeVar("T")
@@ -56,7 +57,8 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
 class RequestLogMiddleware:
     """Binds X-Request-ID (the proxy's, or a new one) to every log line of the request and echoes it, and
     writes one line per request: method, path (redacted: a link's path is its token), status, duration.
-    It replaces uvicorn's access log, which would write the raw path.
+    It replaces uvicorn's access log, which would write the raw path. The same request is counted and timed
+    in the process's metrics, by route template (shared/metrics.py).
 
     Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task and a copy per request.
     """
@@ -83,13 +85,15 @@ class RequestLogMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                seconds = time.perf_counter() - started
                 request_log.info(
                     "http.request",
                     method=scope["method"],
                     path=redact_path(scope["path"]),
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                    duration_ms=round(seconds * 1000, 1),
                 )
+                observe_request(scope, status, seconds)
 
 
 def create_http_app(service: str, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:

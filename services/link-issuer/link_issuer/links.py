@@ -23,6 +23,7 @@ from link_issuer.domain import (
     link_state,
     normalize_origin,
 )
+from link_issuer.metrics import LINKS_ISSUED
 from portico_events import Actor, CloudEvent, OrganizationCreated, PortalLinkIssued, PortalLinkRevoked
 from shared.errors import DomainError, NotFound
 from shared.ids import Clock, new_id
@@ -195,6 +196,7 @@ class LinkService:
             time=now,
         )
         await store.insert_link(self._pool(), link, digest, actor.reference, event)
+        LINKS_ISSUED.labels(kind).inc()
         return IssuedLink(link, f"{self._public_url}/portal/l/{token}")
 
     async def list_links(self, organization_id: str) -> list[LinkWithState]:

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from portal_session.domain import SESSION_OVER, SOURCE, derived_event_id
+from portal_session.metrics import count_redemption
 from portal_session.redemption import LinkIssuer
 from portal_session.store import LiveSession, PortalStore, session_key
 from portico_events import (
@@ -65,6 +66,12 @@ class Revoked:
     sessions_ended: int
 
 
+def _outcome_name(outcome: Redeemed | Gone | Throttled) -> str:
+    if isinstance(outcome, Redeemed):
+        return "ok"
+    return "throttled" if isinstance(outcome, Throttled) else outcome.reason
+
+
 class PortalSessions:
     def __init__(
         self, portal: PortalStore, issuer: LinkIssuer, relay: RedisOutboxRelay, settings: Settings, clock: Clock
@@ -95,12 +102,14 @@ class PortalSessions:
         """Open a session with the link (a magic link once); the returned cookie is the session's only key."""
         claims = await self.read_link(token, client_address)
         if not isinstance(claims, LinkClaims):
+            count_redemption("unknown", _outcome_name(claims))
             return claims
         outcome = await self._open_session(token, claims, client_address, user_agent)
         if isinstance(outcome, Redeemed):
             self._relay.wake()
         elif outcome.reason == "invalid":  # signed by us yet unknown to link-issuer
             await self._portal.count_redemption_failure(client_address)
+        count_redemption(claims.kind, _outcome_name(outcome))
         return outcome
 
     async def _open_session(

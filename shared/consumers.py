@@ -1,12 +1,12 @@
 """The consumer groups a service reads: each a plain aiokafka consumer in a task of its own, handed its
 records in batches.
 
-Why not FastStream's subscriber (the broker still publishes): per batch it builds a message object with a
-dict of headers for every record, resolves the handler's dependencies and decodes the body, and after a poll
-that found nothing it sleeps as long again before it polls once more. Measured on the 2-core box with
-portal-session's two groups on `portico.links` (docs/performance.md): issued → Redis p50 12.8 ms through
-FastStream against a raw produce→consume round trip of 4.1 ms. Here a batch is what `getmany` returned,
-nothing more.
+Why not FastStream's subscriber (the broker still publishes): it commits after each batch and only then polls
+again, so with portal-session's two groups on `portico.links` every record waited for the urgent group's
+commit, a round trip to the coordinator: issued → Redis p50 11.6–14.6 ms through FastStream against 8.0–8.8
+ms here (docs/performance.md, "Consumer groups outside FastStream"). Here a commit runs beside the next
+batch's work, at most every COMMIT_INTERVAL_S, and a batch is what `getmany` returned, without FastStream's
+per-record message objects, header dicts and dependency solving.
 
 The contract is FastStream's ack-on-success, kept: a group's offsets are committed only after its handler
 returned; an exception rewinds every partition of the batch to its first record, so the batch comes again
@@ -34,7 +34,7 @@ log = structlog.get_logger("shared.consumers")
 
 POLL_TIMEOUT_MS = 100  # how long one getmany waits for records; it returns as soon as some arrive
 RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)  # between attempts to join the group while Kafka is away
-FAILED_BATCH_PAUSE_S = 0.5  # after a handler raised without pausing itself, before the batch comes again
+FAILED_BATCH_PAUSE_S = 0.5  # after any failed poll or batch (on top of a handler's own pause): never a hot loop
 STOP_TIMEOUT_S = 10.0
 COMMIT_INTERVAL_S = 0.2  # the most often a group commits; a crash re-delivers at most this much more
 
@@ -70,10 +70,6 @@ class Consumers:
             return handler
 
         return register
-
-    @property
-    def group_ids(self) -> list[str]:
-        return [group.group_id for group in self._groups]
 
     def start(self) -> None:
         self._tasks = [

@@ -30,8 +30,11 @@ $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml clie
 	$(PY) -m pip install -q --no-deps -e clients/events -e clients/python -e cli
 	touch $@
 
-# `make up REPLICAS=2` runs two instances of every service behind the proxy.
+# `make up REPLICAS=2` runs two instances of every service behind the proxy; `make up METRICS=1` also a local
+# Prometheus scraping them with the alert rules loaded (deploy/local/prometheus.sh, docs/operating.md).
 REPLICAS ?= 1
+METRICS ?= 0
+export PORTICO_METRICS := $(METRICS)
 up: install
 	@PORTICO_REPLICAS=$(REPLICAS) bash deploy/local/up.sh
 

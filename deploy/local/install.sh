@@ -27,6 +27,10 @@ TEST_PACKAGES=(
   "/usr/bin/chromium:chromium"            # the portal's and console's browser tests (tests/e2e)
   "certutil:libnss3-tools"                # the https suite's Chromium trusts its test CA
   "unzip:unzip"                           # unpacks Keycloak (deploy/local/keycloak.sh)
+  "/usr/bin/promtool:prometheus"          # promtool checks and tests the alert rules (tests/unit/deploy)
+)
+METRICS_PACKAGES=(
+  "/usr/bin/prometheus:prometheus"        # make up METRICS=1 (deploy/local/prometheus.sh)
 )
 BENCH_PACKAGES=(
   "wrk:wrk"                               # make bench's capacity figures: a native load generator
@@ -47,6 +51,7 @@ missing_packages() {
 wanted=("${RUN_PACKAGES[@]}")
 [ "${1:-}" = --tests ] && wanted+=("${TEST_PACKAGES[@]}")
 [ "${1:-}" = --bench ] && wanted+=("${BENCH_PACKAGES[@]}")
+[ "${PORTICO_METRICS:-0}" = 1 ] && wanted+=("${METRICS_PACKAGES[@]}")
 mapfile -t missing < <(missing_packages "${wanted[@]}")
 # Keycloak, the sign-in tests' identity provider, needs Java 21+. Debian packages it from trixie on
 # (bookworm stops at 17): ask for it where the package lists have it; elsewhere keycloak.sh says what to do.
@@ -65,6 +70,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q >"$PORTICO_RUN_DIR/logs/apt.log" 2>&1 || { tail -n 20 "$PORTICO_RUN_DIR/logs/apt.log" >&2; die "apt-get update failed"; }
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$PORTICO_RUN_DIR/logs/apt.log" 2>&1 \
     || { tail -n 20 "$PORTICO_RUN_DIR/logs/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
+  # Debian's prometheus package enables its own service (every interface, port 9090); ours is
+  # deploy/local/prometheus.sh, on loopback. Stop and disable the one we just installed.
+  if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+    if [ -d /run/systemd/system ]; then systemctl disable --now prometheus >>"$PORTICO_RUN_DIR/logs/apt.log" 2>&1 || true
+    else { service prometheus stop; update-rc.d prometheus disable; } >>"$PORTICO_RUN_DIR/logs/apt.log" 2>&1 || true; fi
+  fi
 fi
 
 bash "$(dirname "$0")/kafka.sh" fetch

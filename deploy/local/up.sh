@@ -41,4 +41,6 @@ $(tail -n 20 "$PORTICO_RUN_DIR/logs/$name.log")"
   fi
   sleep 0.2
 done
+# `make up METRICS=1`: Prometheus once the services answer, so its first scrapes find them all.
+if [ "${PORTICO_METRICS:-0}" = 1 ]; then bash "$here/prometheus.sh" start; fi
 log "Portico is up on http://127.0.0.1:${PORTICO_PROXY_PORT:-8080} in $(printf '%.1f' "$(echo "$(date +%s.%N) - $started" | bc)")s"

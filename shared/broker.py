@@ -90,14 +90,20 @@ def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
     )
 
 
+def _headers(event: CloudEvent) -> dict[str, str]:
+    """CloudEvents' Kafka headers beside the structured event: its id and type (so a consumer may skip a record
+    unparsed) and, when it carries one, its trace context (a consumer's span reads it without parsing)."""
+    headers = {"content-type": CONTENT_TYPE, "ce_id": event.id, "ce_type": event.type}
+    if event.traceparent is not None:
+        headers["traceparent"] = event.traceparent
+        if event.tracestate is not None:
+            headers["tracestate"] = event.tracestate
+    return headers
+
+
 async def publish_event(broker: KafkaBroker, event: CloudEvent) -> None:
     """Publish one event, keyed by organization so its events stay in order, and wait for the ack."""
-    await broker.publish(
-        event.to_bytes(),
-        topic=event.topic,
-        key=event.subject.encode(),
-        headers={"content-type": CONTENT_TYPE, "ce_id": event.id, "ce_type": event.type},
-    )
+    await broker.publish(event.to_bytes(), topic=event.topic, key=event.subject.encode(), headers=_headers(event))
 
 
 # Errors after which aiokafka's idempotent producer never sends again: the broker has lost (or
@@ -122,7 +128,7 @@ async def publish_events(broker: KafkaBroker, events: Sequence[CloudEvent]) -> N
             event.to_bytes(),
             topic=event.topic,
             key=event.subject.encode(),
-            headers={"content-type": CONTENT_TYPE, "ce_id": event.id, "ce_type": event.type},
+            headers=_headers(event),
             no_confirm=True,
         )
         for event in events

@@ -25,8 +25,11 @@ import aiokafka
 import aiokafka.errors
 import structlog
 from aiokafka import ConsumerRecord, TopicPartition
+from prometheus_client import Gauge
 
+from shared import tracing
 from shared.broker import FETCH_MAX_WAIT_MS, aiokafka_options
+from shared.metrics import CONSUMER_FAILED_BATCHES, CONSUMER_LAG, CONSUMER_RECORDS
 from shared.settings import Settings
 
 BatchHandler = Callable[[tuple[ConsumerRecord, ...]], Awaitable[None]]
@@ -37,6 +40,7 @@ RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)  # between attempts to join the group
 FAILED_BATCH_PAUSE_S = 0.5  # after any failed poll or batch (on top of a handler's own pause): never a hot loop
 STOP_TIMEOUT_S = 10.0
 COMMIT_INTERVAL_S = 0.2  # the most often a group commits; a crash re-delivers at most this much more
+LAG_INTERVAL_S = 1.0  # how often a group's lag per partition is read for /metrics
 
 
 @dataclass
@@ -114,12 +118,56 @@ class Consumers:
     async def _consume(self, group: _Group) -> None:
         consumer = await self._joined(group)
         committer = _Committer(consumer, group.group_id)
+        lag = _LagGauges(consumer, group.group_id)
+        CONSUMER_RECORDS.labels(group.group_id)  # both series exist from the start, at 0
+        CONSUMER_FAILED_BATCHES.labels(group.group_id)
         try:
             while True:
                 await _one_batch(consumer, group, committer)
+                await lag.update()
         finally:
+            lag.clear()
             await committer.settled()
             await _stopped(consumer)
+
+
+class _LagGauges:
+    """portico_consumer_lag_records of the partitions assigned to this instance, read at most every
+    LAG_INTERVAL_S between batches: the high-water mark of the partition's last fetch minus the position (the
+    next record the group will be handed; a failed batch is rewound first, so it counts as not handled)."""
+
+    def __init__(self, consumer: aiokafka.AIOKafkaConsumer, group_id: str) -> None:
+        self._consumer = consumer
+        self._group_id = group_id
+        self._shown: set[TopicPartition] = set()
+        self._next = 0.0
+
+    async def update(self) -> None:
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + LAG_INTERVAL_S
+        assigned = set(self._consumer.assignment())
+        for partition in assigned:
+            highwater = self._consumer.highwater(partition)
+            if highwater is None:
+                continue  # no fetch answered for it yet
+            try:
+                position = await self._consumer.position(partition)
+            except aiokafka.errors.IllegalStateError:
+                continue  # taken away by a rebalance meanwhile
+            self._gauge(partition).set(max(0, highwater - position))
+            self._shown.add(partition)
+        for partition in self._shown - assigned:  # another instance reports it now
+            CONSUMER_LAG.remove(self._group_id, partition.topic, str(partition.partition))
+            self._shown.discard(partition)
+
+    def _gauge(self, partition: TopicPartition) -> Gauge:
+        return CONSUMER_LAG.labels(self._group_id, partition.topic, str(partition.partition))
+
+    def clear(self) -> None:
+        for partition in self._shown:
+            CONSUMER_LAG.remove(self._group_id, partition.topic, str(partition.partition))
+        self._shown.clear()
 
 
 class _Committer:
@@ -172,12 +220,17 @@ async def _one_batch(consumer: aiokafka.AIOKafkaConsumer, group: _Group, committ
         return
     records = tuple(chain.from_iterable(fetched.values()))
     try:
-        await group.handler(records)
+        if tracing.ENABLED:
+            await tracing.traced_batch(group.handler, records, group.group_id)
+        else:
+            await group.handler(records)
     except Exception as error:
         log.error("kafka.batch_failed", group=group.group_id, records=len(records), error=repr(error))
+        CONSUMER_FAILED_BATCHES.labels(group.group_id).inc()
         _rewind(consumer, fetched)
         await asyncio.sleep(FAILED_BATCH_PAUSE_S)
         return
+    CONSUMER_RECORDS.labels(group.group_id).inc(len(records))
     committer.handled({partition: batch[-1].offset + 1 for partition, batch in fetched.items()})
 
 

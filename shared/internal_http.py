@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from portico_events import Actor
+from shared import tracing
 from shared.errors import DomainError, Unavailable
 from shared.internal_auth import ACTOR_HEADER, CLIENT_ADDRESS_HEADER, INTERNAL_TOKEN_HEADER, USER_AGENT_HEADER, passed_on
 
@@ -50,6 +51,8 @@ class InternalClient:
             headers[CLIENT_ADDRESS_HEADER] = actor.client_address
         if actor.user_agent:
             headers[USER_AGENT_HEADER] = passed_on(actor.user_agent)
+        if tracing.ENABLED:  # the sibling's request span continues this trace
+            headers.update(tracing.current_trace_headers())
         return headers
 
     def _unavailable(self, status: int = 503, body: bytes = b"") -> DomainError:

@@ -7,10 +7,17 @@ Labels are bounded by construction: a route is the template the request matched
 a method outside the standard ones is `other`; a status is a number. No label ever holds a token, an email, an
 organization's id or name, or anything else a caller chooses.
 """
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
+
+import structlog
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     GCCollector,
     Histogram,
     PlatformCollector,
@@ -19,6 +26,8 @@ from prometheus_client import (
     generate_latest,
 )
 from starlette.types import Scope
+
+log = structlog.get_logger("shared.metrics")
 
 # No `_created` series beside every counter and histogram: half the scrape, and no use here. (prometheus-client
 # leaves this one function unannotated.)
@@ -40,6 +49,117 @@ HTTP_DURATION = Histogram(
     ["method", "route"], registry=REGISTRY,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+
+
+SERVICE_INFO = Gauge(
+    "portico_service_info", "Always 1: which Portico service this process is, and its version.", ["service", "version"],
+    registry=REGISTRY,
+)
+EVENT_LOOP_LAG = Histogram(
+    "portico_event_loop_lag_seconds",
+    "How late a timer set every 0.5 s fires: time the event loop spent on something else (a blocking call, a CPU "
+    "burst) while it should have run.",
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+
+# The outbox relays (shared/outbox.py, shared/redis_outbox.py); `outbox` is the relaying service's name.
+OUTBOX_PENDING = Gauge(
+    "portico_outbox_events_pending", "Events queued in the outbox and not yet acknowledged by Kafka (sampled).",
+    ["outbox"], registry=REGISTRY,
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "portico_outbox_oldest_event_age_seconds",
+    "Age of the oldest event still in the outbox, 0 when it is empty (sampled): it grows while Kafka is away or the "
+    "relay is stuck.",
+    ["outbox"], registry=REGISTRY,
+)
+OUTBOX_PUBLISHED = Counter(
+    "portico_outbox_events_published_total", "Events the relay published and Kafka acknowledged.", ["outbox"],
+    registry=REGISTRY,
+)
+
+# The consumer groups (shared/consumers.py).
+CONSUMER_LAG = Gauge(
+    "portico_consumer_lag_records",
+    "Records of a partition the group has not handled yet: the partition's high-water mark minus the group's "
+    "position, as this instance last saw them (each instance reports the partitions assigned to it).",
+    ["group", "topic", "partition"], registry=REGISTRY,
+)
+CONSUMER_RECORDS = Counter(
+    "portico_consumer_records_total", "Records handed to the group's handler in batches that succeeded.", ["group"],
+    registry=REGISTRY,
+)
+CONSUMER_FAILED_BATCHES = Counter(
+    "portico_consumer_batches_failed_total", "Batches whose handler raised; the batch is delivered again.", ["group"],
+    registry=REGISTRY,
+)
+
+
+def record_service(service: str) -> None:
+    try:
+        installed = version("portico")
+    except PackageNotFoundError:
+        installed = "unknown"
+    SERVICE_INFO.labels(service, installed).set(1)
+
+
+class EventLoopMonitor:
+    """Measures the event loop's lateness (a `shared.runtime.Component`)."""
+
+    interval_s = 0.5
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="event-loop-monitor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            planned = time.perf_counter() + self.interval_s
+            await asyncio.sleep(self.interval_s)
+            EVENT_LOOP_LAG.observe(max(0.0, time.perf_counter() - planned))
+
+
+class PeriodicSample:
+    """Runs `sample()` (which sets gauges) now and then every `interval_s` (a `shared.runtime.Component`); a
+    failure (the database away) keeps the last figures and is retried next round."""
+
+    def __init__(self, name: str, sample: Callable[[], Awaitable[None]], interval_s: float) -> None:
+        self._name = name
+        self._sample = sample
+        self._interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"sample:{self._name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._sample()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("metrics.sample_failed", sample=self._name, error=repr(error))
+            await asyncio.sleep(self._interval_s)
 
 
 def route_of(scope: Scope) -> str:

@@ -6,6 +6,7 @@ import structlog
 from faststream.kafka import KafkaBroker
 
 from portico_events import CloudEvent
+from shared import tracing
 from shared.broker import producer_connected, publish_events
 from shared.db import PgConnection
 from shared.relay import RelayLoop
@@ -22,6 +23,8 @@ _WAKE_RELAY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 
 def _queue_arguments(events: Iterable[CloudEvent]) -> tuple[list[str], list[bytes]]:
     listed = list(events)
+    if tracing.ENABLED:  # each event continues the trace of the change that queued it
+        listed = [tracing.stamped(event) for event in listed]
     return [event.id for event in listed], [event.to_bytes() for event in listed]
 
 
@@ -65,9 +68,10 @@ class OutboxRelay(RelayLoop):
     name = "outbox_relay"
 
     def __init__(
-        self, pool: asyncpg.Pool, broker: KafkaBroker, *, poll_interval_s: float = 0.5, batch_size: int = 500
+        self, pool: asyncpg.Pool, broker: KafkaBroker, *, outbox: str, poll_interval_s: float = 0.5,
+        batch_size: int = 500,
     ) -> None:
-        super().__init__(poll_interval_s)
+        super().__init__(poll_interval_s, outbox)
         self._pool = pool
         self._broker = broker
         self._batch_size = batch_size
@@ -89,6 +93,12 @@ class OutboxRelay(RelayLoop):
                 await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
                 await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", _RELAY_LOCK)
 
+    async def backlog(self) -> tuple[int, float]:
+        pending, age = (await self._pool.fetch(
+            "SELECT count(*), extract(epoch FROM clock_timestamp() - min(created_at)) FROM outbox"
+        ))[0]
+        return pending, float(age or 0.0)
+
     def _on_notify(self, *_: object) -> None:
         self.wake()
 
@@ -97,5 +107,6 @@ class OutboxRelay(RelayLoop):
         if rows:
             await publish_events(self._broker, [CloudEvent.from_bytes(row["payload"]) for row in rows])
             await conn.execute("DELETE FROM outbox WHERE position = ANY($1::bigint[])", [row["position"] for row in rows])
+            self.published(len(rows))
             log.debug("outbox.published", count=len(rows))
         return len(rows)

@@ -4,22 +4,37 @@ import asyncio
 
 import structlog
 
+from shared.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING, OUTBOX_PUBLISHED
+
 log = structlog.get_logger("shared.relay")
 MAX_BACKOFF_S = 5.0
+SAMPLE_INTERVAL_S = 5.0  # how often the outbox's depth and oldest age are read for /metrics
 
 
 class RelayLoop:
-    """Subclasses implement `step()`: do one round of work, returning True when there may be more."""
+    """Subclasses implement `step()`: do one round of work, returning True when there may be more; and
+    `backlog()`: how many events wait and how old the oldest is, which every replica samples for /metrics
+    (the one relaying and the ones standing by see the same outbox)."""
 
     name = "relay"
 
-    def __init__(self, poll_interval_s: float) -> None:
+    def __init__(self, poll_interval_s: float, outbox: str) -> None:
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sampler: asyncio.Task[None] | None = None
+        self.outbox = outbox
+        self._published = OUTBOX_PUBLISHED.labels(outbox)
 
     async def step(self) -> bool:
         raise NotImplementedError
+
+    async def backlog(self) -> tuple[int, float]:
+        """(events waiting, age of the oldest in seconds, 0 when none)."""
+        raise NotImplementedError
+
+    def published(self, count: int) -> None:
+        self._published.inc(count)
 
     def wake(self) -> None:
         """Something was queued: run the next step now instead of after the poll interval."""
@@ -27,14 +42,28 @@ class RelayLoop:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self.name)
+        self._sampler = asyncio.create_task(self._sample(), name=f"{self.name}-sampler")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        for task in (self._task, self._sampler):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+
+    async def _sample(self) -> None:
+        while True:
             try:
-                await self._task
+                pending, oldest_age_s = await self.backlog()
+                OUTBOX_PENDING.labels(self.outbox).set(pending)
+                OUTBOX_OLDEST_AGE.labels(self.outbox).set(oldest_age_s)
             except asyncio.CancelledError:
-                pass
+                raise
+            except Exception as error:  # the store is away: the relay logs that too; keep the last figures
+                log.debug(f"{self.name}.sample_failed", error=repr(error))
+            await asyncio.sleep(SAMPLE_INTERVAL_S)
 
     async def idle(self) -> None:
         """Wait until woken or until the poll interval passes."""

@@ -16,6 +16,7 @@ from shared.broker import diagnose_kafka
 from shared.consumers import Consumers
 from shared.db import apply_migrations, create_pool
 from shared.health import ReadinessCheck, health_router, kafka_ready, postgres_ready, redis_ready
+from shared.metrics import EventLoopMonitor, record_service
 from shared.outbox import OutboxRelay
 from shared.service import connect_with_retry, create_http_app
 from shared.settings import Settings
@@ -92,11 +93,13 @@ class ServiceRuntime:
     _kafka_connect: asyncio.Task[None] | None = field(default=None, init=False)
     # The consumer groups it reads (declared by its handlers module with `consumers.batches`).
     consumers: Consumers = field(init=False)
+    loop_monitor: EventLoopMonitor = field(default_factory=EventLoopMonitor, init=False)
 
     def __post_init__(self) -> None:
         if self.relay_outbox and self.broker is None:
             raise ValueError(f"{self.name}: an outbox relay publishes to Kafka; it needs a broker")
         self.consumers = Consumers(self.settings, self.name)
+        record_service(self.name)
 
     @property
     def main_pool(self) -> asyncpg.Pool | None:
@@ -149,6 +152,7 @@ class ServiceRuntime:
             await apply_migrations(self.require_pool(), namespace, migrations)
 
     async def _open(self) -> None:
+        self.loop_monitor.start()
         await self._open_postgres()  # before Kafka, so no message arrives without its tables
         if self.redis is not None:
             redis = self.redis
@@ -159,7 +163,8 @@ class ServiceRuntime:
             self._kafka_connect = asyncio.create_task(self._connect_kafka(self.broker), name="kafka-connect")
             if self.relay_outbox and self.main_pool is not None:
                 self.relay = OutboxRelay(
-                    self.main_pool, self.broker, poll_interval_s=self.settings.outbox_poll_interval_ms / 1000
+                    self.main_pool, self.broker, poll_interval_s=self.settings.outbox_poll_interval_ms / 1000,
+                    outbox=self.name,
                 )
                 self.relay.start()
         for component in self.components:
@@ -199,6 +204,7 @@ class ServiceRuntime:
             await self.redis.aclose()
         for pool in reversed(list(self.open_pools.values())):
             await pool.close()
+        await self.loop_monitor.stop()
 
     def http_app(self) -> FastAPI:
         app = create_http_app(self.name, self.lifespan)

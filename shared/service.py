@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import tracing
 from shared.errors import install_error_handlers
 from shared.logs import configure_logging, redact_path
 from shared.metrics import observe_request
@@ -58,7 +59,8 @@ class RequestLogMiddleware:
     """Binds X-Request-ID (the proxy's, or a new one) to every log line of the request and echoes it, and
     writes one line per request: method, path (redacted: a link's path is its token), status, duration.
     It replaces uvicorn's access log, which would write the raw path. The same request is counted and timed
-    in the process's metrics, by route template (shared/metrics.py).
+    in the process's metrics, by route template (shared/metrics.py), and, when tracing is on, is one SERVER
+    span (shared/tracing.py) whose trace id is in the request's log lines too.
 
     Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task and a copy per request.
     """
@@ -72,6 +74,7 @@ class RequestLogMiddleware:
             return
         started = time.perf_counter()
         request_id = request_id_of(scope["headers"])
+        span = tracing.ServerSpan(scope, request_id) if tracing.ENABLED else None
         status = 500  # what the server answers when the app raises before it responds
 
         async def send_with_id(message: Message) -> None:
@@ -94,10 +97,15 @@ class RequestLogMiddleware:
                     duration_ms=round(seconds * 1000, 1),
                 )
                 observe_request(scope, status, seconds)
+                if span is not None:
+                    span.end(scope, status)
 
 
 def create_http_app(service: str, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
-    app = FastAPI(title=f"Portico {service}", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # FastAPI's own telemetry stays off: its spans would carry the raw path (a link's is its token). Portico's
+    # request spans are RequestLogMiddleware's.
+    app = FastAPI(title=f"Portico {service}", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     install_error_handlers(app)
     app.add_middleware(RequestLogMiddleware)
     return app
@@ -106,6 +114,8 @@ def create_http_app(service: str, lifespan: Callable[[FastAPI], AbstractAsyncCon
 def run_service(service: str, create_app: Callable[[Settings], FastAPI], settings: Settings, port: int) -> None:
     """`python -m <service>`: configure logging, build the app, serve it until SIGTERM/SIGINT."""
     configure_logging(service, settings.log_level, settings.log_format)
+    if tracing.configure_tracing(service):
+        log.info("tracing.on")
     app = create_app(settings)
     config: dict[str, Any] = {
         "host": settings.http_host,

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     # Base64 of a 32-byte Ed25519 seed; when set, chain heads are signed into audit_checkpoint.
     audit_checkpoint_signing_key: SecretStr | None = None
     audit_checkpoint_interval_s: int = 60
+    # Seconds between the whole log's scheduled verifications (the result is in /metrics:
+    # portico_audit_chain_broken); 0 turns them off. The first runs a minute after start-up.
+    audit_verify_interval_s: int = Field(default=3600, ge=0)
 
     # portal branding: the SaaS vendor's name, logo (an https URL, or a path on Portico's origin) and
     # accent colour (#rgb or #rrggbb) on every page the IT admin sees.

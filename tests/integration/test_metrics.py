@@ -5,26 +5,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.settings import Settings
-from tests.factories import create_organization, magic_link
-
-
-def ports(settings: Settings) -> dict[str, int]:
-    return {"link-issuer": settings.link_issuer_port, "portal-session": settings.portal_session_port,
-            "connection-config": settings.connection_config_port, "audit": settings.audit_port,
-            "console": settings.console_port}
-
-
-async def scrape(port: int) -> str:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as service:
-        answer = await service.get("/metrics")
-    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
-    return answer.text
-
-
-def sample(text: str, family_name: str, **labels: str) -> float:
-    """A counter's value for exactly these labels (0 when the series does not exist yet)."""
-    return sum(found.value for family in text_string_to_metric_families(text) if family.name == family_name
-               for found in family.samples if found.name.endswith("_total") and found.labels == labels)
+from tests.factories import create_organization, magic_link, shareable_link
+from tests.integration.metrics_scrape import ports, sample, scrape, scrape_all, series
+from tests.integration.polling import eventually
 
 
 def counted(text: str, method: str, route: str, status: str) -> float:
@@ -62,3 +45,87 @@ async def test_a_links_flow_moves_each_services_counters_and_leaves_no_id_or_tok
         secret_parts = [part for part in token.split(".") if len(part) >= 16]  # not the "v1" version prefix
         for secret in (token, *secret_parts, org, link["id"]):
             assert secret not in text, (name, secret)
+
+
+# Every metric family Portico documents (README, "Operating Portico"), by the process that serves it.
+EVERY_PROCESS = ("portico_service_info", "portico_http_requests", "portico_http_request_duration_seconds",
+                 "portico_event_loop_lag_seconds", "process_resident_memory_bytes", "process_cpu_seconds",
+                 "python_gc_collections")
+OUTBOX = ("portico_outbox_events_pending", "portico_outbox_oldest_event_age_seconds", "portico_outbox_events_published")
+CONSUMER = ("portico_consumer_lag_records", "portico_consumer_records", "portico_consumer_batches_failed")
+FAMILIES = {
+    "link-issuer": (*OUTBOX, *CONSUMER, "portico_links_issued"),
+    "portal-session": (*OUTBOX, *CONSUMER, "portico_redemptions", "portico_sessions_started", "portico_sessions_ended"),
+    "connection-config": (*OUTBOX, *CONSUMER, "portico_connection_changes", "portico_sign_ins",
+                          "portico_connection_certificate_next_expiry_timestamp_seconds",
+                          "portico_connections_certificate_expiring"),
+    "audit": (*CONSUMER, "portico_audit_records_written", "portico_audit_verifications", "portico_audit_chain_broken",
+              "portico_audit_last_verification_timestamp_seconds"),
+    "console": (),
+}
+GROUPS = {"link-issuer": {"portico-link-issuer"},
+          "portal-session": {"portico-portal-session", "portico-portal-session-urgent"},
+          "connection-config": {"portico-connection-config"}, "audit": {"portico-audit"}}
+
+
+async def test_sessions_outboxes_consumers_and_audit_are_counted_through_a_links_whole_life(
+    api: httpx.AsyncClient, proxy_url: str, settings: Settings
+):
+    """A magic link's session completed and a shareable link's session ended by revocation move the session
+    counters; the events they made are published (outbox), consumed (every group's records) and written to the
+    audit log; an audit verification of the organization's chain is counted. Then every documented family is
+    in its process's scrape, with lag series per group, partition and topic."""
+    before = await scrape_all(settings)
+    org = await create_organization(api, "Metrics Lifecycle Co")
+    magic = await magic_link(api, org)
+    async with httpx.AsyncClient(base_url=proxy_url, timeout=10) as browser:
+        assert (await browser.get(magic["location"])).status_code == 303
+        csrf = (await browser.get("/portal/api/session")).json()["session"]["csrf_token"]
+        done = await browser.post("/portal/api/setup/complete", headers={"X-CSRF-Token": csrf})
+        assert done.json()["ended"] is True
+    shareable = await shareable_link(api, org)
+    async with httpx.AsyncClient(base_url=proxy_url, timeout=10) as browser:
+        assert (await browser.get(shareable["location"])).status_code == 303
+    assert (await api.delete(f"/api/v1/organizations/{org}/portal_links/{shareable['id']}")).status_code == 204
+
+    def moved(after: str, family: str, by: float = 1, **labels: str) -> bool:
+        return sample(after, family, **labels) >= sample(before_of(family), family, **labels) + by
+
+    def before_of(family: str) -> str:
+        return next(before[name] for name, names in FAMILIES.items() if family in names)
+
+    # Revocation reaches portal-session through Kafka; the audit log gets the events after their relays.
+    session_text = await eventually(lambda: scrape(settings.portal_session_port),
+                                    lambda text: moved(text, "portico_sessions_ended", reason="revoked"))
+    assert moved(session_text, "portico_sessions_ended", reason="revoked")
+    assert moved(session_text, "portico_sessions_started", kind="magic")
+    assert moved(session_text, "portico_sessions_started", kind="shareable")
+    assert moved(session_text, "portico_sessions_ended", reason="completed")
+    # organization.created, 2 x (issued, redeemed, started), ended, revoked, ended: at least 9 records.
+    audit_text = await eventually(lambda: scrape(settings.audit_port),
+                                  lambda text: moved(text, "portico_audit_records_written", by=9))
+    assert moved(audit_text, "portico_audit_records_written", by=9)
+    verified = await api.get("/api/v1/audit/verify", params={"organization_id": org})
+    assert verified.status_code == 200 and verified.json()["ok"] is True
+    after = await scrape_all(settings)
+    assert sample(after["audit"], "portico_audit_verifications", trigger="api", result="ok") == \
+        sample(audit_text, "portico_audit_verifications", trigger="api", result="ok") + 1
+    assert sample(after["audit"], "portico_audit_chain_broken", suffix="") == 0
+    assert moved(after["link-issuer"], "portico_outbox_events_published", by=3, outbox="link-issuer")
+    assert moved(after["portal-session"], "portico_outbox_events_published", by=5, outbox="portal-session")
+    for service, groups in GROUPS.items():
+        for group in groups:
+            assert sample(after[service], "portico_consumer_batches_failed", group=group) == 0, group
+        assert {labels["group"] for labels in series(after[service], "portico_consumer_lag_records")} == groups
+    assert moved(after["audit"], "portico_consumer_records", by=9, group="portico-audit")
+    assert moved(after["portal-session"], "portico_consumer_records", by=2, group="portico-portal-session")
+
+    for service, text in after.items():
+        present = {family.name for family in text_string_to_metric_families(text)}
+        missing = set(EVERY_PROCESS + FAMILIES[service]) - present
+        assert not missing, (service, missing)
+        assert series(text, "portico_service_info") == [{"service": service, "version": "0.1.0"}]
+        loop_ticks = sample(text, "portico_event_loop_lag_seconds", suffix="_count")
+        assert loop_ticks > 0, service  # the loop monitor ticks every 0.5 s
+    for service in ("link-issuer", "portal-session", "connection-config"):
+        assert sample(after[service], "portico_outbox_oldest_event_age_seconds", suffix="", outbox=service) < 60

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 __version__ = "0.1.0"
 
@@ -407,6 +408,14 @@ class UnknownEventType(ValueError):
     pass
 
 
+def _unset(value: object) -> bool:
+    return value is None
+
+
+def _absent_when_unset(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class CloudEvent(BaseModel):
     """A CloudEvents 1.0 envelope in structured JSON mode; `subject` is the organization id."""
 
@@ -420,6 +429,23 @@ class CloudEvent(BaseModel):
     subject: str
     datacontenttype: Literal["application/json"] = "application/json"
     dataversion: int = Field(description="Extension attribute: the version of `type`'s data schema.")
+    # CloudEvents distributed tracing extension: present only when the producer traces (docs/tracing.md). Unset,
+    # it is left out of the JSON, not null, so an untraced event is byte for byte what it was before; the schema
+    # says a string that may be absent.
+    traceparent: str | SkipJsonSchema[None] = Field(
+        default=None,
+        exclude_if=_unset,
+        json_schema_extra=_absent_when_unset,
+        description="Extension attribute (CloudEvents distributed tracing): the W3C `traceparent` of the "
+        "operation that caused the event. Present only when the producer has tracing on.",
+    )
+    tracestate: str | SkipJsonSchema[None] = Field(
+        default=None,
+        exclude_if=_unset,
+        json_schema_extra=_absent_when_unset,
+        description="Extension attribute (CloudEvents distributed tracing): the W3C `tracestate` that goes with "
+        "`traceparent`, when there is one.",
+    )
     data: dict[str, Any]
 
     @classmethod

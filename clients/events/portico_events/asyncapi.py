@@ -28,6 +28,10 @@ Each message is keyed by the organization id (also the event's `subject`), so on
 events stay in order within a partition. `dataversion` is the version of the `data` schema for the
 event's `type`; a breaking change to a payload ships as a new version, never in place.
 Delivery is at-least-once: deduplicate by `id`. No event carries a secret or a raw link token.
+When the producer has tracing on, an event also carries the CloudEvents distributed tracing extension:
+`traceparent` (and `tracestate`, when there is one) in W3C Trace Context form, naming the operation that
+caused it; the Kafka record then has the same values in `traceparent` and `tracestate` headers. Both are
+absent otherwise, never null; a consumer may ignore them.
 Python consumers can use the `portico-events` package, which holds these models."""
 
 

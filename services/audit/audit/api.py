@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from audit import store
 from audit.domain import AuditRecord, format_time
 from audit.long_reads import OneAtATime, until_disconnected
+from audit.metrics import record_verification
 from audit.query import AuditQuery, InvalidCursor, decode_cursor, encode_cursor, parse_actor_filter
 from audit.verification import verify_log
 from shared.errors import DomainError, Forbidden, Unavailable
@@ -202,6 +203,7 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
                 report = await verify_log(conn, organization_id, trusted_public_key)
         except TimeoutError:
             raise Unavailable("busy", "Too many audit reads at once; try again shortly.") from None
+        record_verification("api", report.ok, whole_log=organization_id is None)
         return report.body()
 
     @router.get("/verify")

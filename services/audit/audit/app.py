@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from audit.api import build_router
 from audit.checkpoints import Checkpointer, load_signing_key, public_key_hex
 from audit.handlers import register_handlers
+from audit.verification import ScheduledVerification
 from shared.broker import make_broker
 from shared.runtime import PoolSpec, ServiceRuntime
 from shared.settings import Settings
@@ -56,7 +57,9 @@ def create_app(settings: Settings) -> FastAPI:
         migrate_as=settings.audit_database_url.get_secret_value(),
     )
     register_handlers(runtime.consumers, partial(runtime.require_pool, WRITER_POOL), checkpointer=checkpointer)
-    app = runtime.http_app()
     trusted_key = public_key_hex(checkpointer.key) if checkpointer else None
-    app.include_router(build_router(partial(runtime.require_pool, READ_POOL), trusted_key))
+    reader = partial(runtime.require_pool, READ_POOL)
+    runtime.components.append(ScheduledVerification(reader, trusted_key, settings.audit_verify_interval_s))
+    app = runtime.http_app()
+    app.include_router(build_router(reader, trusted_key))
     return app

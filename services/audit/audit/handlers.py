@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from audit import store
 from audit.checkpoints import Checkpointer
 from audit.domain import AuditEntry, UnstorableEvent, entry_from_event
+from audit.metrics import RECORDS_WRITTEN
 from portico_events import ALL_TOPICS, CloudEvent
 from shared.consumers import Consumers
 
@@ -73,6 +74,7 @@ def register_handlers(
             await asyncio.sleep(delay)
             raise
         failures = 0
+        RECORDS_WRITTEN.inc(result.appended)
         log.debug("audit.batch_recorded", appended=result.appended, duplicates=result.duplicates,
                   checkpoint=result.checkpoint)
         if result.duplicates:

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from connection_config.api import router
 from connection_config.connections import ConnectionService
 from connection_config.handlers import register_handlers
+from connection_config.metrics import certificate_watch
 from connection_config.outbound import Fetcher, OutboundPolicy
 from connection_config.secretbox import Keyring
 from connection_config.sign_in.api import router as sign_in_router
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
         relay_outbox=True,
     )
     register_handlers(runtime)
+    runtime.components.append(certificate_watch(runtime.require_pool))
     app = runtime.http_app()
     keyring = Keyring.from_setting(keys)
     policy = OutboundPolicy.from_setting(settings.outbound_allow_hosts)

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from connection_config import editing, oidc, saml, store, views
+from connection_config.metrics import count_change
 from connection_config.model import (
     MAX_CONNECTIONS_PER_ORGANIZATION,
     Connection,
@@ -115,6 +116,7 @@ class ConnectionService:
             await store.insert_connection(db, connection)
             await store.append_version(db, connection, "created", diff(None, connection, secret_changed=secret_changed))
             await enqueue_events(db, [self._wrap(self._event(ConnectionCreated, connection, actor), now)])
+        count_change(connection.type, "created")
         return self._render(connection, now)
 
     async def update(
@@ -144,6 +146,7 @@ class ConnectionService:
             await store.append_version(db, changed, "updated", changes)
             event = self._event(ConnectionUpdated, changed, actor, changed_fields=[change.field for change in changes])
             await enqueue_events(db, [self._wrap(event, now)])
+        count_change(changed.type, "updated")
         return self._render(changed, now)
 
     async def transition(
@@ -163,6 +166,7 @@ class ConnectionService:
             await store.save_connection(db, changed)
             await store.append_version(db, changed, action, diff(current, changed))
             await enqueue_events(db, [self._wrap(self._event(event_type, changed, actor), now)])
+        count_change(changed.type, action)
         return self._render(changed, now)
 
     # Helpers ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Postgres adapter for connections, their versions and known organizations: SQL lives here and nowhere else."""
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -216,3 +216,17 @@ async def list_versions(db: asyncpg.Pool | PgConnection, connection_id: str) -> 
         connection_id,
     )
     return [{**dict(row), "changes": json.loads(row["changes"])} for row in rows]
+
+
+async def certificate_expiry(db: asyncpg.Pool | PgConnection, within: timedelta) -> tuple[datetime | None, int]:
+    """The soonest of the enabled SAML connections' latest certificate expiries, and how many of those fall
+    within `within` from now."""
+    next_expiry, expiring = (await db.fetch(
+        """SELECT min(latest) AS next_expiry, count(*) FILTER (WHERE latest < now() + $1::interval) AS expiring
+           FROM (SELECT max((cert->>'not_after')::timestamptz) AS latest
+                 FROM connections, jsonb_array_elements(settings->'certificates') AS cert
+                 WHERE type = 'saml' AND status = 'enabled'
+                 GROUP BY id) AS per_connection""",
+        within,
+    ))[0]
+    return next_expiry, expiring

@@ -23,7 +23,9 @@ def create_app(settings: Settings) -> FastAPI:
     broker = make_broker(settings, SERVICE)
     redis = create_redis(settings.redis_url)
     portal = PortalStore(redis)
-    relay = RedisOutboxRelay(redis, broker, OUTBOX_KEY, poll_interval_s=settings.outbox_poll_interval_ms / 1000)
+    relay = RedisOutboxRelay(
+        redis, broker, OUTBOX_KEY, outbox="portal-session", poll_interval_s=settings.outbox_poll_interval_ms / 1000
+    )
     internal_token = settings.secret("internal_token")
     connections = ConnectionConfigClient(settings.connection_config_internal_url, internal_token)
     issuer = LinkIssuer("link-issuer", settings.link_issuer_internal_url, internal_token)

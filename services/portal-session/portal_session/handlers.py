@@ -18,6 +18,7 @@ from aiokafka import ConsumerRecord
 from portal_session import store
 from portal_session.sessions import PortalSessions
 from portico_events import TOPIC_LINKS, CloudEvent, OrganizationCreated, PortalLinkIssued, PortalLinkRevoked
+from shared import tracing
 from shared.broker import events_of, paused_on_failure
 from shared.consumers import Consumers
 
@@ -32,25 +33,30 @@ log = structlog.get_logger("portal_session.handlers")
 async def apply(events: list[CloudEvent], portal: store.PortalStore, sessions: PortalSessions) -> None:
     """Apply the events in their order; each run of consecutive issued links is one Redis round trip."""
     issued: list[PortalLinkIssued] = []
+    contexts: list[str] = []  # with tracing on, each link's issue trace: its redemption continues it
     for event in events:
         data = event.typed_data()
         if isinstance(data, PortalLinkIssued):
             issued.append(data)
+            if tracing.ENABLED:
+                contexts.append(event.traceparent or "")
             continue
-        await _arm(issued, portal, events)
-        issued = []
+        await _arm(issued, contexts, portal, events)
+        issued, contexts = [], []
         if isinstance(data, PortalLinkRevoked):
             revoked = await sessions.revoke(data, event.id)
             log.info("link.revoked_applied", link_id=data.link_id, sessions_ended=revoked.sessions_ended,
                      lag_ms=_lag_ms(event))
         elif isinstance(data, OrganizationCreated):
             await portal.remember_organization(data.organization_id, data.display_name, data.allowed_frame_ancestors)
-    await _arm(issued, portal, events)
+    await _arm(issued, contexts, portal, events)
 
 
-async def _arm(issued: list[PortalLinkIssued], portal: store.PortalStore, events: list[CloudEvent]) -> None:
+async def _arm(
+    issued: list[PortalLinkIssued], contexts: list[str], portal: store.PortalStore, events: list[CloudEvent]
+) -> None:
     if issued:
-        outcomes = await portal.apply_links_issued(issued)
+        outcomes = await portal.apply_links_issued(issued, contexts)
         log.debug("links.issued_applied", links=len(issued), armed=outcomes.count("armed"), lag_ms=_lag_ms(events[-1]))
 
 

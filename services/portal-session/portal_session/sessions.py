@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from portal_session.domain import SESSION_OVER, SOURCE, derived_event_id
-from portal_session.metrics import count_redemption
+from portal_session.metrics import SESSIONS_ENDED, SESSIONS_STARTED, count_redemption
 from portal_session.redemption import LinkIssuer
 from portal_session.store import LiveSession, PortalStore, session_key
 from portico_events import (
@@ -24,10 +24,11 @@ from portico_events import (
     PortalSessionEnded,
     PortalSessionStarted,
 )
+from shared import tracing
 from shared.errors import Unauthenticated
 from shared.ids import Clock, new_id
 from shared.link_tokens import InvalidLinkToken, LinkClaims, read_link_token, token_sha256
-from shared.redis_outbox import RedisOutboxRelay
+from shared.redis_outbox import RedisOutboxRelay, queued
 from shared.settings import Settings
 
 
@@ -104,13 +105,30 @@ class PortalSessions:
         if not isinstance(claims, LinkClaims):
             count_redemption("unknown", _outcome_name(claims))
             return claims
-        outcome = await self._open_session(token, claims, client_address, user_agent)
+        if tracing.ENABLED:
+            outcome = await self._open_session_traced(token, claims, client_address, user_agent)
+        else:
+            outcome = await self._open_session(token, claims, client_address, user_agent)
         if isinstance(outcome, Redeemed):
+            SESSIONS_STARTED.labels(claims.kind).inc()
             self._relay.wake()
         elif outcome.reason == "invalid":  # signed by us yet unknown to link-issuer
             await self._portal.count_redemption_failure(client_address)
         count_redemption(claims.kind, _outcome_name(outcome))
         return outcome
+
+    async def _open_session_traced(
+        self, token: str, claims: LinkClaims, client_address: str, user_agent: str | None
+    ) -> Redeemed | Gone:
+        """_open_session as a span of the link's own trace, begun at its issue (kept with the link's state when its
+        `issued` event was applied), linked to this request's span: the events it queues, and the audit records
+        they become, join the link's trace. Without a kept context, a child of the request's span."""
+        attributes = {"portico.link.id": claims.link_id, "portico.link.kind": claims.kind,
+                      "portico.organization.id": claims.organization_id}
+        with tracing.continued("redeem portal link", await self._portal.link_traceparent(claims.link_id), attributes) as span:
+            outcome = await self._open_session(token, claims, client_address, user_agent)
+            span.set_attribute("portico.redemption.outcome", _outcome_name(outcome))
+            return outcome
 
     async def _open_session(
         self, token: str, claims: LinkClaims, client_address: str, user_agent: str | None
@@ -160,16 +178,16 @@ class PortalSessions:
             return b"", b""
         now = self._clock.now()
         return (
-            CloudEvent.wrap(
+            queued(CloudEvent.wrap(
                 PortalLinkRedeemed(organization_id=claims.organization_id, link_id=claims.link_id,
                                    session_id=session_id, actor=actor),
                 source=SOURCE, time=now,
-            ).to_bytes(),
-            CloudEvent.wrap(
+            )),
+            queued(CloudEvent.wrap(
                 PortalSessionStarted(organization_id=claims.organization_id, session_id=session_id,
                                      link_id=claims.link_id, actor=actor),
                 source=SOURCE, time=now,
-            ).to_bytes(),
+            )),
         )
 
     async def current(self, cookie: str | None) -> LiveSession:
@@ -197,7 +215,8 @@ class PortalSessions:
             source=SOURCE,
             time=self._clock.now(),
         )
-        await self._portal.end_session(session_key(cookie_digest(cookie)), ended.to_bytes())
+        if await self._portal.end_session(session_key(cookie_digest(cookie)), queued(ended)):
+            SESSIONS_ENDED.labels("completed").inc()
         self._relay.wake()
         return SetupFinished(True, success_url)
 
@@ -220,8 +239,9 @@ class PortalSessions:
                     time=self._clock.now(),
                     event_id=derived_event_id(cause_event_id, session_id),
                 )
-                ended += await self._portal.end_session(key, event.to_bytes())
+                ended += await self._portal.end_session(key, queued(event))
             await self._portal.forget_session_of_link(revoked.link_id, key)
         if ended:
+            SESSIONS_ENDED.labels("revoked").inc(ended)
             self._relay.wake()
         return Revoked(ended)

@@ -37,7 +37,7 @@ def failures_key(client_address: str) -> str:
 
 _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000\n"
 
-# KEYS: link. ARGV: org, kind, expire, token_sha256, return_url, success_url, grace.
+# KEYS: link. ARGV: org, kind, expire, token_sha256, return_url, success_url, grace, traceparent (or '': tracing off).
 _APPLY_ISSUED = _NOW + """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   -- Never re-arm: only the redirect URLs, which a link redeemed before its event could not know, are filled in.
@@ -49,6 +49,7 @@ end
 if tonumber(ARGV[3]) <= now then return 'expired' end
 redis.call('HSET', KEYS[1], 'state', 'live', 'org', ARGV[1], 'kind', ARGV[2], 'expire', ARGV[3],
            'token_sha256', ARGV[4], 'return_url', ARGV[5], 'success_url', ARGV[6])
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'traceparent', ARGV[8]) end
 redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(ARGV[3]) + tonumber(ARGV[7])))
 return 'armed'
 """
@@ -179,15 +180,16 @@ class PortalStore:
         state = await self.redis.hget(link_key(link_id), "state")
         return text(state) if state is not None else None
 
-    async def apply_links_issued(self, issued: Sequence[PortalLinkIssued]) -> list[str]:
+    async def apply_links_issued(self, issued: Sequence[PortalLinkIssued], traceparents: Sequence[str] = ()) -> list[str]:
         """What each issued link's event does (armed, known or expired), in order, in one round trip: a
-        pipeline, not a transaction (each script is atomic on its own link)."""
+        pipeline, not a transaction (each script is atomic on its own link). `traceparents` (tracing on: one
+        per link, '' for none) are kept with the links armed, for their redemptions to continue."""
         pipeline = self.redis.pipeline(transaction=False)
-        for data in issued:
+        for data, traceparent in zip(issued, traceparents or [""] * len(issued), strict=True):
             await self._apply_issued(
                 keys=[link_key(data.link_id)],
                 args=[data.organization_id, data.kind, repr(data.expire_time.timestamp()), data.token_sha256,
-                      data.return_url or "", data.success_url or "", TOMBSTONE_GRACE_S],
+                      data.return_url or "", data.success_url or "", TOMBSTONE_GRACE_S, traceparent],
                 client=pipeline,
             )
         return [result.decode() for result in await pipeline.execute()]
@@ -219,6 +221,11 @@ class PortalStore:
         )
         status = result[0].decode()
         return (status, float(result[1])) if status == "ok" else (status, None)
+
+    async def link_traceparent(self, link_id: str) -> str | None:
+        """The trace context of the link's issue, kept when its event was applied with tracing on."""
+        value = await self.redis.hget(link_key(link_id), "traceparent")
+        return text(value) if value is not None else None
 
     async def remember_refused(self, link_id: str, state: str, org: str, kind: str, expire: float, token_sha256: str) -> None:
         await self._remember_refused(

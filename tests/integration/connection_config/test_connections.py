@@ -402,7 +402,7 @@ async def test_a_committed_change_reaches_kafka_after_kafka_was_unreachable(sett
             fetcher=Fetcher(OutboundPolicy()), clock=SystemClock(), public_url=settings.public_url,
         )
         unreachable = make_broker(settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"}), "outage")
-        relay = OutboxRelay(pool, unreachable, poll_interval_s=0.05)
+        relay = OutboxRelay(pool, unreachable, outbox="test", poll_interval_s=0.05)
         relay.start()
         organization_id = new_id("org")
         created = await connections.create(organization_id, Actor(kind="portal_session", id="ses_outage"),
@@ -414,7 +414,7 @@ async def test_a_committed_change_reaches_kafka_after_kafka_was_unreachable(sett
         live_broker = make_broker(settings, "outage")
         await live_broker.start()
         async with KafkaTap(settings.kafka_bootstrap_servers, TOPIC_CONNECTIONS) as tap:
-            relay = OutboxRelay(pool, live_broker, poll_interval_s=0.05)
+            relay = OutboxRelay(pool, live_broker, outbox="test", poll_interval_s=0.05)
             relay.start()
             events = await tap.wait_for(lambda e: e.subject == organization_id)
         assert [(e.type, e.data["connection_id"]) for e in events] == [("portico.connection.created", created["id"])]

@@ -17,7 +17,7 @@ def queued_event() -> bytes:
 
 async def test_only_the_lease_holder_relays_and_a_lapsed_lease_passes_on(redis_client: Redis, kafka: KafkaBroker):
     outbox = f"portico:tests:outbox:{new_id('t')}"
-    first, second = RedisOutboxRelay(redis_client, kafka, outbox), RedisOutboxRelay(redis_client, kafka, outbox)
+    first, second = (RedisOutboxRelay(redis_client, kafka, outbox, outbox="test") for _ in range(2))
     try:
         await redis_client.rpush(outbox, queued_event(), queued_event())
         assert await first.step() is True

@@ -464,12 +464,15 @@ def test_every_service_mounts_the_ca_bundles_its_urls_point_at():
         (["--set", "redis.url=redis://:hunter2@redis:6379/0"], "redis"),
         (["--set", "publicUrl=sso.example.com"], "publicUrl"),
         (["--set", "config.PORTICO_INTERNAL_TOKEN=hunter2"], "credential"),
+        (["--set", "config.OTEL_EXPORTER_OTLP_HEADERS=api-key=hunter2"], "credential"),
+        (["--set", "config.JAVA_OPTS=-Xmx1g"], "JAVA_OPTS"),
         (["--set", "config.PORTICO_REDIS_URL=redis://redis:6379/0"], "set by the chart"),
         (["--set", "kafka.topics.create=auto"], "create"),
         (["--set", "postgres.auditWriter.existingSecret="], "auditWriter"),
     ],
     ids=["replicas-two", "latest-tag", "misspelt-key", "sasl-without-secret", "unknown-protocol",
-         "redis-password-in-values", "public-url-without-scheme", "secret-in-config", "reserved-setting", "topic-mode",
+         "redis-password-in-values", "public-url-without-scheme", "secret-in-config", "otlp-headers-in-config",
+         "foreign-setting-in-config", "reserved-setting", "topic-mode",
          "audit-writer-without-secret"],
 )
 def test_a_wrong_value_fails_rendering_with_a_message(args, message):
@@ -477,3 +480,13 @@ def test_a_wrong_value_fails_rendering_with_a_message(args, message):
     assert result.returncode != 0, f"helm template accepted {args}"
     assert message in result.stderr, result.stderr
 
+
+def test_tracing_is_configured_with_otel_variables_in_config():
+    result = helm_template("--set", "config.OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector.observability:4318",
+                           "--set", "config.OTEL_TRACES_SAMPLER=parentbased_traceidratio",
+                           "--set-string", "config.OTEL_TRACES_SAMPLER_ARG=0.1")
+    assert result.returncode == 0, result.stderr
+    manifests = tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+    data = of_kind(manifests, "ConfigMap")[f"{RELEASE}-settings"]["data"]
+    assert data["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
+    assert data["OTEL_TRACES_SAMPLER_ARG"] == "0.1"

@@ -67,7 +67,7 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
 
-    async def apply_links_issued(self, links: list[PortalLinkIssued]) -> list[str]:
+    async def apply_links_issued(self, links: list[PortalLinkIssued], traceparents: list[str]) -> list[str]:
         self.calls.append(("arm", *(link.link_id for link in links)))
         return ["armed"] * len(links)
 

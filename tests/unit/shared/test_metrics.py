@@ -1,5 +1,7 @@
 """Every service's /metrics: requests counted and timed by route template, never by a path that carries ids
 or link tokens, and no label value a caller chooses."""
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -8,6 +10,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.health import health_router
+from shared.metrics import EVENT_LOOP_LAG, EventLoopMonitor, PeriodicSample
 from shared.service import create_http_app
 
 
@@ -61,3 +64,40 @@ def test_the_process_itself_is_in_the_scrape():
         text = http.get("/metrics").text
     names = {family.name for family in text_string_to_metric_families(text)}
     assert {"process_resident_memory_bytes", "process_cpu_seconds", "python_gc_collections"} <= names
+
+
+async def test_the_loop_monitor_sees_a_blocked_event_loop():
+    """A call that blocks the loop for 0.3 s shows as a late tick in portico_event_loop_lag_seconds."""
+    def late_ticks() -> float:  # ticks at least 0.25 s late
+        return next(s.value for s in EVENT_LOOP_LAG.collect()[0].samples
+                    if s.name.endswith("_bucket") and s.labels["le"] == "0.25")
+
+    def all_ticks() -> float:
+        return next(s.value for s in EVENT_LOOP_LAG.collect()[0].samples if s.name.endswith("_count"))
+
+    monitor = EventLoopMonitor()
+    monitor.interval_s = 0.05
+    on_time_before, ticks_before = late_ticks(), all_ticks()
+    monitor.start()
+    await asyncio.sleep(0.12)
+    time.sleep(0.3)
+    await asyncio.sleep(0.12)
+    await monitor.stop()
+    ticks = all_ticks() - ticks_before
+    assert ticks >= 3
+    assert late_ticks() - on_time_before == ticks - 1  # every tick but the blocked one was under 0.25 s late
+
+
+async def test_a_periodic_sample_outlives_a_failing_round():
+    rounds: list[int] = []
+
+    async def sample() -> None:
+        rounds.append(len(rounds))
+        if len(rounds) == 1:
+            raise ConnectionError("the database is away")
+
+    sampler = PeriodicSample("test", sample, 0.01)
+    sampler.start()
+    await asyncio.sleep(0.1)
+    await sampler.stop()
+    assert len(rounds) >= 3

@@ -19,11 +19,11 @@ class Untouchable:
 
 async def test_a_redis_outbox_relay_without_kafka_leaves_the_lease_alone():
     redis = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)  # nothing listens: any use would raise
-    relay = RedisOutboxRelay(redis, NotConnected(), "portico:test:outbox")  # type: ignore[arg-type]
+    relay = RedisOutboxRelay(redis, NotConnected(), "portico:test:outbox", outbox="test")  # type: ignore[arg-type]
     assert await relay.step() is False
     await redis.aclose()
 
 
 async def test_a_postgres_outbox_relay_without_kafka_does_not_take_the_lock():
-    relay = OutboxRelay(Untouchable(), NotConnected())  # type: ignore[arg-type]
+    relay = OutboxRelay(Untouchable(), NotConnected(), outbox="test")  # type: ignore[arg-type]
     assert await relay.step() is False

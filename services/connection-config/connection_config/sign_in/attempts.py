@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from connection_config import store as connections_store
+from connection_config.metrics import count_sign_in
 from connection_config.model import Connection, ConnectionNotFound, ConnectionProblem, missing_fields
 from connection_config.sign_in import store
 from connection_config.sign_in.domain import (
@@ -265,6 +266,7 @@ class SignIns:
                 await enqueue_events(db, [attempt_event(finished, now, verify_ms, profile=profile)])
         except SignInError as error:
             return await self._failed(attempt, error, now, verify_ms=verify_ms)
+        count_sign_in(finished.connection_type, finished.kind, "succeeded")
         if finished.kind == "test":
             return Redirect(self._result_page(finished))
         assert finished.redirect_uri is not None
@@ -272,6 +274,7 @@ class SignIns:
 
     async def _failed(self, attempt: Attempt, error: SignInError, now: datetime, verify_ms: int | None = None) -> Redirect:
         await self._record_failure(attempt, error, now, verify_ms=verify_ms)
+        count_sign_in(attempt.connection_type, attempt.kind, error.code)
         if attempt.kind == "test":
             return Redirect(self._result_page(attempt))
         assert attempt.redirect_uri is not None

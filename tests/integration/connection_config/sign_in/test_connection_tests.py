@@ -5,11 +5,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from shared.settings import Settings
 from tests.factories import create_organization, magic_link
 from tests.integration.connection_config.sign_in.conftest import Admin, oidc_connection, saml_connection
 from tests.integration.connection_config.sign_in.test_sign_in import eventually_audited
 from tests.integration.keycloak.admin import KeycloakRealm, KeycloakUser
 from tests.integration.keycloak.browser import SamlPost, browser, sign_in
+from tests.integration.metrics_scrape import sample, scrape
 
 
 async def start_test(admin: Admin, connection_id: str) -> dict[str, str]:
@@ -21,8 +23,10 @@ async def start_test(admin: Admin, connection_id: str) -> dict[str, str]:
 
 
 async def test_a_saml_test_of_a_connection_not_yet_enabled_succeeds_and_yields_no_code(
-    admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str, api: httpx.AsyncClient
+    admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str, api: httpx.AsyncClient,
+    settings: Settings,
 ) -> None:
+    metrics_before = await scrape(settings.connection_config_port)
     connection_id = await saml_connection(admin, keycloak, proxy_url, enable=False)
     test = await start_test(admin, connection_id)
     assert test["location"].startswith(f"{proxy_url}/sso/")
@@ -44,11 +48,17 @@ async def test_a_saml_test_of_a_connection_not_yet_enabled_succeeds_and_yields_n
     assert "error" not in shown
     succeeded = await eventually_audited(api, admin.organization_id, "portico.connection.test_succeeded")
     assert succeeded[0]["actor"]["kind"] == "portal_session"  # type: ignore[index]
+    metrics_after = await scrape(settings.connection_config_port)
+    for family, labels in (("portico_sign_ins", {"protocol": "saml", "kind": "test", "outcome": "succeeded"}),
+                           ("portico_connection_changes", {"type": "saml", "change": "created"})):
+        assert sample(metrics_after, family, **labels) == sample(metrics_before, family, **labels) + 1, family
 
 
 async def test_a_failed_oidc_test_shows_the_error_and_who_must_fix_it(
-    admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str, api: httpx.AsyncClient
+    admin: Admin, keycloak: KeycloakRealm, user: KeycloakUser, proxy_url: str, api: httpx.AsyncClient,
+    settings: Settings,
 ) -> None:
+    metrics_before = await scrape(settings.connection_config_port)
     connection_id = await oidc_connection(admin, keycloak, client_secret="a-wrong-client-secret-for-this-test",
                                           enable=False)
     test = await start_test(admin, connection_id)
@@ -64,6 +74,9 @@ async def test_a_failed_oidc_test_shows_the_error_and_who_must_fix_it(
     assert error["message"] and error["actual"].startswith("HTTP 401")
     failed = await eventually_audited(api, admin.organization_id, "portico.connection.test_failed")
     assert failed[0]["data"]["error_code"] == "token_exchange_failed"  # type: ignore[index]
+    failures = {"protocol": "oidc", "kind": "test", "outcome": "token_exchange_failed"}
+    assert sample(await scrape(settings.connection_config_port), "portico_sign_ins", **failures) == \
+        sample(metrics_before, "portico_sign_ins", **failures) + 1
 
 
 async def test_tests_of_another_organization_are_404(

@@ -7,12 +7,9 @@ Labels are bounded by construction: a route is the template the request matched
 a method outside the standard ones is `other`; a status is a number. No label ever holds a token, an email, an
 organization's id or name, or anything else a caller chooses.
 """
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 
-import structlog
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -27,7 +24,7 @@ from prometheus_client import (
 )
 from starlette.types import Scope
 
-log = structlog.get_logger("shared.metrics")
+from shared.periodic import Periodic
 
 # No `_created` series beside every counter and histogram: half the scrape, and no use here. (prometheus-client
 # leaves this one function unannotated.)
@@ -104,62 +101,18 @@ def record_service(service: str) -> None:
     SERVICE_INFO.labels(service, installed).set(1)
 
 
-class EventLoopMonitor:
-    """Measures the event loop's lateness (a `shared.runtime.Component`)."""
+def event_loop_monitor(interval_s: float = 0.5) -> Periodic:
+    """Observes, every `interval_s`, how much later than planned the loop got back to it."""
+    planned = 0.0
 
-    interval_s = 0.5
+    async def tick() -> None:
+        nonlocal planned
+        now = time.perf_counter()
+        if planned:
+            EVENT_LOOP_LAG.observe(max(0.0, now - planned))
+        planned = now + interval_s
 
-    def __init__(self) -> None:
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="event-loop-monitor")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _run(self) -> None:
-        while True:
-            planned = time.perf_counter() + self.interval_s
-            await asyncio.sleep(self.interval_s)
-            EVENT_LOOP_LAG.observe(max(0.0, time.perf_counter() - planned))
-
-
-class PeriodicSample:
-    """Runs `sample()` (which sets gauges) now and then every `interval_s` (a `shared.runtime.Component`); a
-    failure (the database away) keeps the last figures and is retried next round."""
-
-    def __init__(self, name: str, sample: Callable[[], Awaitable[None]], interval_s: float) -> None:
-        self._name = name
-        self._sample = sample
-        self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"sample:{self._name}")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._sample()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.warning("metrics.sample_failed", sample=self._name, error=repr(error))
-            await asyncio.sleep(self._interval_s)
+    return Periodic("event-loop-monitor", tick, interval_s)
 
 
 def route_of(scope: Scope) -> str:

@@ -5,6 +5,7 @@ import asyncio
 import structlog
 
 from shared.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING, OUTBOX_PUBLISHED
+from shared.periodic import Periodic
 
 log = structlog.get_logger("shared.relay")
 MAX_BACKOFF_S = 5.0
@@ -22,7 +23,7 @@ class RelayLoop:
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._sampler: asyncio.Task[None] | None = None
+        self._sampler = Periodic(f"{self.name}-sampler", self._sample, SAMPLE_INTERVAL_S)
         self.outbox = outbox
         self._published = OUTBOX_PUBLISHED.labels(outbox)
 
@@ -42,28 +43,21 @@ class RelayLoop:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self.name)
-        self._sampler = asyncio.create_task(self._sample(), name=f"{self.name}-sampler")
+        self._sampler.start()
 
     async def stop(self) -> None:
-        for task in (self._task, self._sampler):
-            if task is not None:
-                task.cancel()
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
+        await self._sampler.stop()
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
 
     async def _sample(self) -> None:
-        while True:
-            try:
-                pending, oldest_age_s = await self.backlog()
-                OUTBOX_PENDING.labels(self.outbox).set(pending)
-                OUTBOX_OLDEST_AGE.labels(self.outbox).set(oldest_age_s)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the store is away: the relay logs that too; keep the last figures
-                log.debug(f"{self.name}.sample_failed", error=repr(error))
-            await asyncio.sleep(SAMPLE_INTERVAL_S)
+        pending, oldest_age_s = await self.backlog()
+        OUTBOX_PENDING.labels(self.outbox).set(pending)
+        OUTBOX_OLDEST_AGE.labels(self.outbox).set(oldest_age_s)
 
     async def idle(self) -> None:
         """Wait until woken or until the poll interval passes."""

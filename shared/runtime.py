@@ -16,8 +16,9 @@ from shared.broker import diagnose_kafka
 from shared.consumers import Consumers
 from shared.db import apply_migrations, create_pool
 from shared.health import ReadinessCheck, health_router, kafka_ready, postgres_ready, redis_ready
-from shared.metrics import EventLoopMonitor, record_service
+from shared.metrics import event_loop_monitor, record_service
 from shared.outbox import OutboxRelay
+from shared.periodic import Periodic
 from shared.service import connect_with_retry, create_http_app
 from shared.settings import Settings
 
@@ -93,7 +94,7 @@ class ServiceRuntime:
     _kafka_connect: asyncio.Task[None] | None = field(default=None, init=False)
     # The consumer groups it reads (declared by its handlers module with `consumers.batches`).
     consumers: Consumers = field(init=False)
-    loop_monitor: EventLoopMonitor = field(default_factory=EventLoopMonitor, init=False)
+    loop_monitor: Periodic = field(default_factory=event_loop_monitor, init=False)
 
     def __post_init__(self) -> None:
         if self.relay_outbox and self.broker is None:

@@ -1,6 +1,5 @@
 """`verify`: stream the log through the chain verifier, then hold it against the signed checkpoints; and the
 scheduled verification of the whole log, whose result /metrics shows."""
-import asyncio
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from audit.domain import ChainVerifier
 from audit.metrics import record_verification
 from audit.query import AuditQuery
 from shared.db import PgConnection
+from shared.periodic import Periodic
 
 log = structlog.get_logger("audit.verification")
 FIRST_SCHEDULED_AFTER_S = 60.0  # not at start-up itself: a fleet restarting at once would all read the log
@@ -108,8 +108,9 @@ async def _verify_checkpoints(
 
 
 class ScheduledVerification:
-    """Verifies the whole log every `interval_s` on the read pool (a `shared.runtime.Component`); a break is
-    logged as an error and shown by portico_audit_chain_broken, which the PorticoAuditChainBroken alert watches."""
+    """Verifies the whole log every `interval_s` on the read pool (a `shared.runtime.Component`; 0 = never); a
+    break is logged as an error and shown by portico_audit_chain_broken, which the PorticoAuditChainBroken alert
+    watches."""
 
     def __init__(
         self, reader: Callable[[], asyncpg.Pool], trusted_public_key: str | None, interval_s: float,
@@ -117,21 +118,19 @@ class ScheduledVerification:
     ) -> None:
         self._reader = reader
         self._trusted_public_key = trusted_public_key
-        self._interval_s = interval_s
-        self._first_after_s = first_after_s
-        self._task: asyncio.Task[None] | None = None
+        self._enabled = interval_s > 0
+        self._schedule = Periodic("audit-scheduled-verification", self._verify, interval_s, first_after_s=first_after_s)
+
+    @property
+    def running(self) -> bool:
+        return self._schedule.running
 
     def start(self) -> None:
-        if self._interval_s > 0:
-            self._task = asyncio.create_task(self._run(), name="audit-scheduled-verification")
+        if self._enabled:
+            self._schedule.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await self._schedule.stop()
 
     async def verify_once(self) -> VerifyReport:
         async with store.snapshot(self._reader(), SNAPSHOT_ACQUIRE_TIMEOUT_S) as conn:
@@ -143,13 +142,5 @@ class ScheduledVerification:
             log.error("audit.chain_broken", checked=report.checked, first_broken=report.first_broken)
         return report
 
-    async def _run(self) -> None:
-        await asyncio.sleep(self._first_after_s)
-        while True:
-            try:
-                await self.verify_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # Postgres away: the next round tries again
-                log.warning("audit.scheduled_verification_failed", error=repr(error))
-            await asyncio.sleep(self._interval_s)
+    async def _verify(self) -> None:
+        await self.verify_once()

@@ -8,7 +8,8 @@ from prometheus_client import Counter, Gauge
 
 from connection_config import store
 from connection_config.sso.errors import CATALOGUE
-from shared.metrics import REGISTRY, PeriodicSample
+from shared.metrics import REGISTRY
+from shared.periodic import Periodic
 
 CERTIFICATE_WARNING_DAYS = 14
 CERTIFICATE_SAMPLE_INTERVAL_S = 60.0
@@ -47,7 +48,7 @@ def count_sign_in(protocol: str, kind: str, outcome: str) -> None:
     SIGN_INS.labels(protocol, kind, outcome if outcome == "succeeded" or outcome in CATALOGUE else "other").inc()
 
 
-def certificate_watch(pool: Callable[[], asyncpg.Pool]) -> PeriodicSample:
+def certificate_watch(pool: Callable[[], asyncpg.Pool]) -> Periodic:
     """Reads the enabled SAML connections' certificate expiries into the two gauges every minute."""
 
     async def sample() -> None:
@@ -55,7 +56,7 @@ def certificate_watch(pool: Callable[[], asyncpg.Pool]) -> PeriodicSample:
         CERTIFICATE_NEXT_EXPIRY.set(next_expiry.timestamp() if next_expiry is not None else math.nan)
         CERTIFICATES_EXPIRING.set(expiring)
 
-    return PeriodicSample("certificate_expiry", sample, CERTIFICATE_SAMPLE_INTERVAL_S)
+    return Periodic("certificate-expiry-sample", sample, CERTIFICATE_SAMPLE_INTERVAL_S)
 
 
 # Every series of a bounded label set exists from the start, at 0: a rate over it is defined before the first event.

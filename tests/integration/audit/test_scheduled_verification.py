@@ -21,5 +21,5 @@ async def test_a_scheduled_verification_of_the_whole_live_log_passes_and_is_show
 async def test_an_interval_of_zero_turns_the_schedule_off(audit_db: asyncpg.Pool):
     scheduled = ScheduledVerification(lambda: audit_db, None, interval_s=0)
     scheduled.start()
-    assert scheduled._task is None
+    assert not scheduled.running
     await scheduled.stop()

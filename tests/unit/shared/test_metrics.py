@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.health import health_router
-from shared.metrics import EVENT_LOOP_LAG, EventLoopMonitor, PeriodicSample
+from shared.metrics import EVENT_LOOP_LAG, event_loop_monitor
+from shared.periodic import Periodic
 from shared.service import create_http_app
 
 
@@ -75,8 +76,7 @@ async def test_the_loop_monitor_sees_a_blocked_event_loop():
     def all_ticks() -> float:
         return next(s.value for s in EVENT_LOOP_LAG.collect()[0].samples if s.name.endswith("_count"))
 
-    monitor = EventLoopMonitor()
-    monitor.interval_s = 0.05
+    monitor = event_loop_monitor(0.05)
     on_time_before, ticks_before = late_ticks(), all_ticks()
     monitor.start()
     await asyncio.sleep(0.12)
@@ -96,7 +96,7 @@ async def test_a_periodic_sample_outlives_a_failing_round():
         if len(rounds) == 1:
             raise ConnectionError("the database is away")
 
-    sampler = PeriodicSample("test", sample, 0.01)
+    sampler = Periodic("test", sample, 0.01)
     sampler.start()
     await asyncio.sleep(0.1)
     await sampler.stop()

@@ -25,11 +25,10 @@ import aiokafka
 import aiokafka.errors
 import structlog
 from aiokafka import ConsumerRecord, TopicPartition
-from prometheus_client import Gauge
 
 from shared import tracing
 from shared.broker import FETCH_MAX_WAIT_MS, aiokafka_options
-from shared.metrics import CONSUMER_FAILED_BATCHES, CONSUMER_LAG, CONSUMER_RECORDS
+from shared.metrics import CONSUMER_FAILED_BATCHES, CONSUMER_LAG, CONSUMER_RECORDS, start_at_zero
 from shared.settings import Settings
 
 BatchHandler = Callable[[tuple[ConsumerRecord, ...]], Awaitable[None]]
@@ -119,8 +118,8 @@ class Consumers:
         consumer = await self._joined(group)
         committer = _Committer(consumer, group.group_id)
         lag = _LagGauges(consumer, group.group_id)
-        CONSUMER_RECORDS.labels(group.group_id)  # both series exist from the start, at 0
-        CONSUMER_FAILED_BATCHES.labels(group.group_id)
+        start_at_zero(CONSUMER_RECORDS, [group.group_id])
+        start_at_zero(CONSUMER_FAILED_BATCHES, [group.group_id])
         try:
             while True:
                 await _one_batch(consumer, group, committer)
@@ -155,19 +154,20 @@ class _LagGauges:
                 position = await self._consumer.position(partition)
             except aiokafka.errors.IllegalStateError:
                 continue  # taken away by a rebalance meanwhile
-            self._gauge(partition).set(max(0, highwater - position))
+            CONSUMER_LAG.labels(*self._labels(partition)).set(max(0, highwater - position))
             self._shown.add(partition)
-        for partition in self._shown - assigned:  # another instance reports it now
-            CONSUMER_LAG.remove(self._group_id, partition.topic, str(partition.partition))
-            self._shown.discard(partition)
-
-    def _gauge(self, partition: TopicPartition) -> Gauge:
-        return CONSUMER_LAG.labels(self._group_id, partition.topic, str(partition.partition))
+        self._forget(self._shown - assigned)  # another instance reports them now
 
     def clear(self) -> None:
-        for partition in self._shown:
-            CONSUMER_LAG.remove(self._group_id, partition.topic, str(partition.partition))
-        self._shown.clear()
+        self._forget(set(self._shown))
+
+    def _labels(self, partition: TopicPartition) -> tuple[str, str, str]:
+        return self._group_id, partition.topic, str(partition.partition)
+
+    def _forget(self, partitions: set[TopicPartition]) -> None:
+        for partition in partitions:
+            CONSUMER_LAG.remove(*self._labels(partition))
+        self._shown -= partitions
 
 
 class _Committer:

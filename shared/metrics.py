@@ -8,7 +8,9 @@ a method outside the standard ones is `other`; a status is a number. No label ev
 organization's id or name, or anything else a caller chooses.
 """
 import time
+from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
+from itertools import product
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -91,6 +93,13 @@ CONSUMER_FAILED_BATCHES = Counter(
     "portico_consumer_batches_failed_total", "Batches whose handler raised; the batch is delivered again.", ["group"],
     registry=REGISTRY,
 )
+
+
+def start_at_zero(metric: Counter, *label_values: Iterable[str]) -> None:
+    """Create every series of a bounded label set (one iterable of values per label, in order) at 0, so a rate
+    over it is defined before its first event."""
+    for values in product(*label_values):
+        metric.labels(*values)
 
 
 def record_service(service: str) -> None:

@@ -11,7 +11,7 @@ log = structlog.get_logger("shared.periodic")
 
 class Periodic:
     def __init__(
-        self, name: str, work: Callable[[], Awaitable[None]], interval_s: float, *, first_after_s: float = 0.0
+        self, name: str, work: Callable[[], Awaitable[object]], interval_s: float, *, first_after_s: float = 0.0
     ) -> None:
         self.name = name
         self._work = work

@@ -88,37 +88,35 @@ async def test_sessions_outboxes_consumers_and_audit_are_counted_through_a_links
         assert (await browser.get(shareable["location"])).status_code == 303
     assert (await api.delete(f"/api/v1/organizations/{org}/portal_links/{shareable['id']}")).status_code == 204
 
-    def moved(after: str, family: str, by: float = 1, **labels: str) -> bool:
-        return sample(after, family, **labels) >= sample(before_of(family), family, **labels) + by
-
-    def before_of(family: str) -> str:
-        return next(before[name] for name, names in FAMILIES.items() if family in names)
+    def moved(service: str, after: str, family: str, by: float = 1, **labels: str) -> bool:
+        """`family` moved by at least `by` in `service`'s scrape since the one before the flow."""
+        return sample(after, family, **labels) >= sample(before[service], family, **labels) + by
 
     # Revocation reaches portal-session through Kafka; the audit log gets the events after their relays.
     session_text = await eventually(lambda: scrape(settings.portal_session_port),
-                                    lambda text: moved(text, "portico_sessions_ended", reason="revoked"))
-    assert moved(session_text, "portico_sessions_ended", reason="revoked")
-    assert moved(session_text, "portico_sessions_started", kind="magic")
-    assert moved(session_text, "portico_sessions_started", kind="shareable")
-    assert moved(session_text, "portico_sessions_ended", reason="completed")
+                                    lambda text: moved("portal-session", text, "portico_sessions_ended", reason="revoked"))
+    assert moved("portal-session", session_text, "portico_sessions_ended", reason="revoked")
+    assert moved("portal-session", session_text, "portico_sessions_started", kind="magic")
+    assert moved("portal-session", session_text, "portico_sessions_started", kind="shareable")
+    assert moved("portal-session", session_text, "portico_sessions_ended", reason="completed")
     # organization.created, 2 x (issued, redeemed, started), ended, revoked, ended: at least 9 records.
     audit_text = await eventually(lambda: scrape(settings.audit_port),
-                                  lambda text: moved(text, "portico_audit_records_written", by=9))
-    assert moved(audit_text, "portico_audit_records_written", by=9)
+                                  lambda text: moved("audit", text, "portico_audit_records_written", by=9))
+    assert moved("audit", audit_text, "portico_audit_records_written", by=9)
     verified = await api.get("/api/v1/audit/verify", params={"organization_id": org})
     assert verified.status_code == 200 and verified.json()["ok"] is True
     after = await scrape_all(settings)
     assert sample(after["audit"], "portico_audit_verifications", trigger="api", result="ok") == \
         sample(audit_text, "portico_audit_verifications", trigger="api", result="ok") + 1
     assert sample(after["audit"], "portico_audit_chain_broken", suffix="") == 0
-    assert moved(after["link-issuer"], "portico_outbox_events_published", by=3, outbox="link-issuer")
-    assert moved(after["portal-session"], "portico_outbox_events_published", by=5, outbox="portal-session")
+    assert moved("link-issuer", after["link-issuer"], "portico_outbox_events_published", by=3, outbox="link-issuer")
+    assert moved("portal-session", after["portal-session"], "portico_outbox_events_published", by=5, outbox="portal-session")
     for service, groups in GROUPS.items():
         for group in groups:
             assert sample(after[service], "portico_consumer_batches_failed", group=group) == 0, group
         assert {labels["group"] for labels in series(after[service], "portico_consumer_lag_records")} == groups
-    assert moved(after["audit"], "portico_consumer_records", by=9, group="portico-audit")
-    assert moved(after["portal-session"], "portico_consumer_records", by=2, group="portico-portal-session")
+    assert moved("audit", after["audit"], "portico_consumer_records", by=9, group="portico-audit")
+    assert moved("portal-session", after["portal-session"], "portico_consumer_records", by=2, group="portico-portal-session")
 
     for service, text in after.items():
         present = {family.name for family in text_string_to_metric_families(text)}

@@ -17,9 +17,8 @@ from fastapi.responses import StreamingResponse
 from audit import store
 from audit.domain import AuditRecord, format_time
 from audit.long_reads import OneAtATime, until_disconnected
-from audit.metrics import record_verification
 from audit.query import AuditQuery, InvalidCursor, decode_cursor, encode_cursor, parse_actor_filter
-from audit.verification import verify_log
+from audit.verification import verify_and_record
 from shared.errors import DomainError, Forbidden, Unavailable
 from shared.internal_auth import Caller, require_caller
 from shared.numbers import page_limit
@@ -199,11 +198,10 @@ def build_router(reader: Callable[[], asyncpg.Pool], trusted_public_key: str | N
 
     async def verified(organization_id: str | None) -> dict[str, Any]:
         try:
-            async with store.snapshot(reader(), ACQUIRE_TIMEOUT_S) as conn:
-                report = await verify_log(conn, organization_id, trusted_public_key)
+            report = await verify_and_record(reader(), organization_id, trusted_public_key, trigger="api",
+                                             acquire_timeout_s=ACQUIRE_TIMEOUT_S)
         except TimeoutError:
             raise Unavailable("busy", "Too many audit reads at once; try again shortly.") from None
-        record_verification("api", report.ok, whole_log=organization_id is None)
         return report.body()
 
     @router.get("/verify")

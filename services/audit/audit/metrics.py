@@ -3,7 +3,7 @@ import time
 
 from prometheus_client import Counter, Gauge
 
-from shared.metrics import REGISTRY
+from shared.metrics import REGISTRY, start_at_zero
 
 RECORDS_WRITTEN = Counter(
     "portico_audit_records_written_total", "Audit records appended to the log (redelivered events skipped).",
@@ -26,9 +26,7 @@ LAST_VERIFICATION = Gauge(
     "When this instance's latest verification of the whole log finished (0 before the first).",
     registry=REGISTRY,
 )
-for _trigger in ("api", "scheduled"):
-    for _result in ("ok", "broken"):
-        VERIFICATIONS.labels(_trigger, _result)
+start_at_zero(VERIFICATIONS, ("api", "scheduled"), ("ok", "broken"))
 
 
 def record_verification(trigger: str, ok: bool, whole_log: bool) -> None:

@@ -17,7 +17,7 @@ from shared.periodic import Periodic
 
 log = structlog.get_logger("audit.verification")
 FIRST_SCHEDULED_AFTER_S = 60.0  # not at start-up itself: a fleet restarting at once would all read the log
-SNAPSHOT_ACQUIRE_TIMEOUT_S = 30.0
+SCHEDULED_ACQUIRE_TIMEOUT_S = 30.0  # a scheduled run may wait longer for a connection than a caller would
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,18 @@ async def _verify_checkpoints(
     return checked, None
 
 
+async def verify_and_record(
+    pool: asyncpg.Pool, organization_id: str | None, trusted_public_key: str | None, *, trigger: str,
+    acquire_timeout_s: float,
+) -> VerifyReport:
+    """`verify_log` in a snapshot of its own, counted in /metrics under `trigger` (audit.metrics); raises
+    TimeoutError when no connection frees up in `acquire_timeout_s`."""
+    async with store.snapshot(pool, acquire_timeout_s) as conn:
+        report = await verify_log(conn, organization_id, trusted_public_key)
+    record_verification(trigger, report.ok, whole_log=organization_id is None)
+    return report
+
+
 class ScheduledVerification:
     """Verifies the whole log every `interval_s` on the read pool (a `shared.runtime.Component`; 0 = never); a
     break is logged as an error and shown by portico_audit_chain_broken, which the PorticoAuditChainBroken alert
@@ -119,7 +131,8 @@ class ScheduledVerification:
         self._reader = reader
         self._trusted_public_key = trusted_public_key
         self._enabled = interval_s > 0
-        self._schedule = Periodic("audit-scheduled-verification", self._verify, interval_s, first_after_s=first_after_s)
+        self._schedule = Periodic("audit-scheduled-verification", self.verify_once, interval_s,
+                                  first_after_s=first_after_s)
 
     @property
     def running(self) -> bool:
@@ -133,14 +146,10 @@ class ScheduledVerification:
         await self._schedule.stop()
 
     async def verify_once(self) -> VerifyReport:
-        async with store.snapshot(self._reader(), SNAPSHOT_ACQUIRE_TIMEOUT_S) as conn:
-            report = await verify_log(conn, None, self._trusted_public_key)
-        record_verification("scheduled", report.ok, whole_log=True)
+        report = await verify_and_record(self._reader(), None, self._trusted_public_key, trigger="scheduled",
+                                         acquire_timeout_s=SCHEDULED_ACQUIRE_TIMEOUT_S)
         if report.ok:
             log.info("audit.verified", checked=report.checked, checkpoints_checked=report.checkpoints_checked)
         else:
             log.error("audit.chain_broken", checked=report.checked, first_broken=report.first_broken)
         return report
-
-    async def _verify(self) -> None:
-        await self.verify_once()

@@ -8,7 +8,7 @@ from prometheus_client import Counter, Gauge
 
 from connection_config import store
 from connection_config.sso.errors import CATALOGUE
-from shared.metrics import REGISTRY
+from shared.metrics import REGISTRY, start_at_zero
 from shared.periodic import Periodic
 
 CERTIFICATE_WARNING_DAYS = 14
@@ -37,6 +37,8 @@ CERTIFICATES_EXPIRING = Gauge(
     "(sampled every minute).",
     registry=REGISTRY,
 )
+start_at_zero(CONNECTION_CHANGES, ("saml", "oidc"), ("created", "updated", "enabled", "disabled", "deleted"))
+start_at_zero(SIGN_INS, ("saml", "oidc"), ("sign_in", "test"), ("succeeded",))
 
 
 def count_change(connection_type: str, change: str) -> None:
@@ -58,10 +60,3 @@ def certificate_watch(pool: Callable[[], asyncpg.Pool]) -> Periodic:
 
     return Periodic("certificate-expiry-sample", sample, CERTIFICATE_SAMPLE_INTERVAL_S)
 
-
-# Every series of a bounded label set exists from the start, at 0: a rate over it is defined before the first event.
-for _type in ("saml", "oidc"):
-    for _change in ("created", "updated", "enabled", "disabled", "deleted"):
-        CONNECTION_CHANGES.labels(_type, _change)
-    for _kind in ("sign_in", "test"):
-        SIGN_INS.labels(_type, _kind, "succeeded")

@@ -1,7 +1,7 @@
 """portal-session's own metrics, in the process's registry (shared/metrics.py)."""
 from prometheus_client import Counter
 
-from shared.metrics import REGISTRY
+from shared.metrics import REGISTRY, start_at_zero
 
 # What a redemption can come to; anything else would be counted as `other` (labels stay bounded).
 REDEMPTION_OUTCOMES = frozenset({"ok", "used", "expired", "revoked", "invalid", "throttled"})
@@ -12,11 +12,6 @@ REDEMPTIONS = Counter(
     "(ok, used, expired, revoked, invalid, throttled).",
     ["kind", "outcome"], registry=REGISTRY,
 )
-
-
-def count_redemption(kind: str, outcome: str) -> None:
-    REDEMPTIONS.labels(kind, outcome if outcome in REDEMPTION_OUTCOMES else "other").inc()
-
 SESSIONS_STARTED = Counter(
     "portico_sessions_started_total", "Portal sessions opened by a redemption, by link kind.", ["kind"],
     registry=REGISTRY,
@@ -27,9 +22,9 @@ SESSIONS_ENDED = Counter(
     "was revoked). A session that simply times out is not counted here.",
     ["reason"], registry=REGISTRY,
 )
+start_at_zero(SESSIONS_STARTED, ("magic", "shareable"))
+start_at_zero(SESSIONS_ENDED, ("completed", "revoked"))
 
-# Every series of a bounded label set exists from the start, at 0: a rate over it is defined before the first event.
-for _kind in ("magic", "shareable"):
-    SESSIONS_STARTED.labels(_kind)
-for _reason in ("completed", "revoked"):
-    SESSIONS_ENDED.labels(_reason)
+
+def count_redemption(kind: str, outcome: str) -> None:
+    REDEMPTIONS.labels(kind, outcome if outcome in REDEMPTION_OUTCOMES else "other").inc()
